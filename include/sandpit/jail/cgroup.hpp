@@ -1,0 +1,48 @@
+// Cgroup: a control group that holds one jail and enforces its memory, pids and CPU limits.
+#pragma once
+
+#include "sandpit/config/config.hpp"
+#include "sandpit/util/result.hpp"
+
+#include <memory>
+#include <string>
+#include <sys/types.h>
+
+namespace sandpit::jail {
+
+struct CgroupUsage {
+  bool oom_killed = false;   // the memory limit was hit and the kernel killed a process
+  bool pids_limited = false; // a fork failed because of the pids limit
+  std::uint64_t memory_peak = 0;
+};
+
+class Cgroup {
+public:
+  virtual ~Cgroup() = default;
+  virtual std::string_view kind() const = 0; // "cgroup v1" / "cgroup v2"
+  // Moves `pid` (a host pid) into the group.
+  virtual Result<void> add(pid_t pid) = 0;
+  virtual CgroupUsage usage() const = 0;
+  // Kills every process in the group (v2: cgroup.kill; v1: signals each pid listed).
+  virtual void kill_all() = 0;
+  // Removes the group once it is empty; retries briefly while the kernel drains it.
+  virtual void destroy() = 0;
+};
+
+// Why no cgroup is used, for `doctor` and diagnostics; empty when one is.
+struct CgroupChoice {
+  std::unique_ptr<Cgroup> cgroup;
+  std::string why_not;
+};
+
+// Picks cgroup v2 when a delegated subtree with memory+pids is writable, cgroup v1
+// when running as root with v1 controllers mounted, else none (rlimits only).
+CgroupChoice create_cgroup(const std::string& name, const config::Limits& limits);
+
+Result<std::unique_ptr<Cgroup>> create_cgroup_v1(const std::string& name, const config::Limits& limits);
+Result<std::unique_ptr<Cgroup>> create_cgroup_v2(const std::string& name, const config::Limits& limits);
+
+// Removes an empty cgroup directory, retrying for up to ~200 ms while it is busy.
+void remove_cgroup_dir(const std::string& dir);
+
+} // namespace sandpit::jail

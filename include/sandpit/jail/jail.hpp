@@ -1,0 +1,76 @@
+// Jail: the host's handle on one running jail (its init, its cgroup) and the requests it can make.
+#pragma once
+
+#include "sandpit/jail/cgroup.hpp"
+#include "sandpit/jail/spec.hpp"
+#include "sandpit/sys/fd.hpp"
+#include "sandpit/util/result.hpp"
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sandpit::jail {
+
+struct SpawnRequest {
+  std::vector<std::string> argv; // argv[0] is an absolute path inside the jail
+  std::vector<std::string> env;
+  std::string cwd = "/workspace";
+  std::vector<int> fds; // become 0..n-1 in the process; the caller keeps ownership
+};
+
+struct ExitEvent {
+  pid_t pid;  // pid inside the jail
+  int status; // waitpid status
+};
+
+// Which limit mechanisms are in force, for doctor and diagnostics.
+struct LimitMechanism {
+  std::string cgroup;  // "cgroup v1", "cgroup v2" or "" (none)
+  std::string why_not; // why no cgroup, when none
+};
+
+class Jail {
+public:
+  // Creates the cgroup, clones the init into fresh namespaces and waits until it
+  // has built the filesystem and dropped privileges.
+  static Result<std::unique_ptr<Jail>> start(const JailSpec& spec);
+  ~Jail();
+  Jail(const Jail&) = delete;
+  Jail& operator=(const Jail&) = delete;
+
+  Result<pid_t> spawn(const SpawnRequest& request);
+  // Sends `signal` to a jail pid (negative: its process group).
+  void signal(pid_t pid, int signal);
+  // Kills every process in the jail except its init.
+  void kill_all();
+
+  // Readable when the init has something to say; then call next_event().
+  int event_fd() const { return m_ctl.get(); }
+  // The next exit event, reading from the socket if none is queued. nullopt when
+  // the init is gone (the jail is dead).
+  std::optional<ExitEvent> next_event();
+  std::optional<ExitEvent> pop_queued_event();
+
+  CgroupUsage usage() const;
+  const LimitMechanism& limits() const { return m_limits; }
+  pid_t init_pid() const { return m_init_pid; }
+
+  // Kills the init (and with it the pid namespace), reaps it, removes the cgroup.
+  void destroy();
+
+private:
+  Jail() = default;
+  Result<std::string> read_reply();
+
+  pid_t m_init_pid = -1;
+  sys::Fd m_ctl;
+  std::unique_ptr<Cgroup> m_cgroup;
+  LimitMechanism m_limits;
+  std::deque<ExitEvent> m_events;
+  bool m_dead = false;
+};
+
+} // namespace sandpit::jail

@@ -1,0 +1,55 @@
+// What one execution asks for and what it gives back (DESIGN.md's output contract), and where its output streams.
+#pragma once
+
+#include "sandpit/kernels/language.hpp"
+#include "sandpit/util/units.hpp"
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sandpit::session {
+
+struct ExecRequest {
+  kernels::Language language = kernels::Language::python;
+  std::string code;
+  std::string filename = "<cell>"; // shown in tracebacks
+  units::Millis timeout{30'000};
+};
+
+struct ErrorInfo {
+  std::string name;
+  std::string value;
+  std::string traceback;
+};
+
+struct ExecResult {
+  bool success = false;
+  kernels::Language language = kernels::Language::python;
+  std::string stdout_text;
+  std::string stderr_text;
+  std::optional<nlohmann::json> result; // {"text/plain": "..."}
+  nlohmann::json images = nlohmann::json::array();
+  std::optional<ErrorInfo> error;
+  int exit_code = 0;
+  bool timed_out = false;
+  double duration_ms = 0;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  std::string session;
+  int execution_count = 0;
+};
+
+// The object `exec --json` prints, with exactly the fields of DESIGN.md.
+nlohmann::ordered_json to_json(const ExecResult& result);
+
+// Receives output as the sandboxed code produces it (already capped).
+class OutputSink {
+public:
+  virtual ~OutputSink() = default;
+  virtual void on_stdout(std::string_view data) = 0;
+  virtual void on_stderr(std::string_view data) = 0;
+};
+
+} // namespace sandpit::session

@@ -1,0 +1,148 @@
+// `sandpit doctor`: which isolation layers and limits are active on this host, and why any is missing.
+#include "commands.hpp"
+
+#include "sandpit/core/error.hpp"
+#include "sandpit/core/paths.hpp"
+#include "sandpit/jail/seccomp.hpp"
+#include "sandpit/session/session.hpp"
+#include "sandpit/sys/fd.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <sstream>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace sandpit::cli {
+namespace {
+
+using nlohmann::json;
+
+struct Check {
+  std::string layer;
+  bool ok;
+  std::string detail;
+};
+
+class Quiet final : public session::OutputSink {
+public:
+  void on_stdout(std::string_view) override {}
+  void on_stderr(std::string_view) override {}
+};
+
+std::string status_field(const std::string& status, const std::string& key) {
+  std::istringstream in(status);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) {
+      auto value = line.substr(key.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      return value;
+    }
+  }
+  return "?";
+}
+
+void check_namespaces(std::vector<Check>& checks, pid_t init, bool network) {
+  for (const char* ns : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"}) {
+    char mine[64] = {}, theirs[64] = {};
+    auto a = ::readlink(fmt::format("/proc/self/ns/{}", ns).c_str(), mine, sizeof mine - 1);
+    auto b = ::readlink(fmt::format("/proc/{}/ns/{}", init, ns).c_str(), theirs, sizeof theirs - 1);
+    bool isolated = a > 0 && b > 0 && std::string(mine) != std::string(theirs);
+    std::string detail = isolated ? "private" : "shared with the host";
+    if (std::string(ns) == "net" && network) detail += " (network.enabled = true)";
+    if (std::string(ns) == "cgroup" && !isolated && b <= 0) detail = "could not be read";
+    checks.push_back({std::string(ns) + " namespace", isolated, detail});
+  }
+}
+
+void check_privileges(std::vector<Check>& checks, pid_t init) {
+  auto read = sys::read_file(fmt::format("/proc/{}/status", init));
+  std::string status = read ? *read : std::string();
+  checks.push_back({"seccomp", status_field(status, "Seccomp") == "2",
+                    fmt::format("filter mode {}, {} syscalls denied, foreign architectures killed",
+                                status_field(status, "Seccomp"), jail::denied_syscalls().size())});
+  checks.push_back({"no_new_privs", status_field(status, "NoNewPrivs") == "1", "NoNewPrivs " + status_field(status, "NoNewPrivs")});
+  bool no_caps = status_field(status, "CapEff") == "0000000000000000" && status_field(status, "CapBnd") == "0000000000000000";
+  checks.push_back({"capabilities", no_caps, fmt::format("effective {}, bounding {}", status_field(status, "CapEff"), status_field(status, "CapBnd"))});
+}
+
+void check_interpreters(std::vector<Check>& checks, session::Session& session) {
+  const std::pair<kernels::Language, const char*> probes[] = {
+      {kernels::Language::python, "import sys; print(sys.version.split()[0])"},
+      {kernels::Language::javascript, "console.log(process.version)"},
+      {kernels::Language::bash, "echo $BASH_VERSION"}};
+  Quiet quiet;
+  for (const auto& [language, code] : probes) {
+    session::ExecRequest request{language, code, "<doctor>", std::chrono::seconds(20)};
+    std::string name(kernels::name_of(language));
+    try {
+      auto r = session.execute(request, quiet);
+      auto version = r.stdout_text.substr(0, r.stdout_text.find('\n'));
+      checks.push_back({name, r.success, r.success ? version : (r.error ? r.error->value : r.stderr_text)});
+    } catch (const Error& e) {
+      checks.push_back({name, false, e.reason()});
+    }
+  }
+}
+
+class DoctorCommand final : public Command {
+public:
+  std::string_view name() const override { return "doctor"; }
+  std::string_view summary() const override { return "Report which isolation layers and limits are active here"; }
+
+  void add_to(CLI::App& app) override {
+    app.add_option("-w,--workspace", m_workspace, "Workspace directory (default: $SANDPIT_WORKSPACE or .)")->type_name("DIR");
+    app.add_flag("--json", m_json, "Print the checks as JSON");
+  }
+
+  ExitCode run(Context& context) override {
+    const auto& config = context.config();
+    std::vector<Check> checks;
+    utsname uts{};
+    ::uname(&uts);
+    checks.push_back({"kernel", true, fmt::format("{} {}", uts.sysname, uts.release)});
+    checks.push_back({"running as", true, ::geteuid() == 0 ? "root: sandboxed code runs as host uid 65534 (nobody)" : fmt::format("uid {}: sandboxed code runs as this uid, unprivileged", ::geteuid())});
+    std::unique_ptr<session::Session> session;
+    try {
+      session = session::Session::start(config, Workspace::resolve(m_workspace));
+    } catch (const Error& e) {
+      checks.push_back({"jail", false, e.reason()});
+    }
+    if (session) {
+      const auto& jail = session->jail();
+      checks.push_back({"jail", true, "pivot_root into a read-only tmpfs root, fresh /proc, minimal /dev, /tmp tmpfs"});
+      check_namespaces(checks, jail.init_pid(), config.network_enabled);
+      check_privileges(checks, jail.init_pid());
+      const auto& limits = jail.limits();
+      checks.push_back({"limits", !limits.cgroup.empty(),
+                        limits.cgroup.empty() ? "rlimits only (memory by RLIMIT_DATA, pids by RLIMIT_NPROC): " + limits.why_not
+                                              : limits.cgroup + ": memory, pids, cpu; rlimits: open files, file size, core"});
+      check_interpreters(checks, *session);
+    }
+    bool all_ok = print(checks);
+    return all_ok ? ExitCode::success : ExitCode::sandbox_setup;
+  }
+
+private:
+  bool print(const std::vector<Check>& checks) const {
+    bool all_ok = true;
+    json out = json::array();
+    for (const auto& c : checks) {
+      all_ok = all_ok && c.ok;
+      out.push_back({{"layer", c.layer}, {"ok", c.ok}, {"detail", c.detail}});
+      if (!m_json) fmt::print("{:<18} {:<4} {}\n", c.layer, c.ok ? "ok" : "MISS", c.detail);
+    }
+    if (m_json) fmt::print("{}\n", json{{"ok", all_ok}, {"checks", out}}.dump(2));
+    return all_ok;
+  }
+
+  std::string m_workspace;
+  bool m_json = false;
+};
+
+} // namespace
+
+std::unique_ptr<Command> make_doctor_command() { return std::make_unique<DoctorCommand>(); }
+
+} // namespace sandpit::cli

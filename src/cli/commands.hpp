@@ -1,0 +1,12 @@
+// The factory of each command, one per cmd_<name>.cpp.
+#pragma once
+
+#include "sandpit/cli/command.hpp"
+
+namespace sandpit::cli {
+
+std::unique_ptr<Command> make_exec_command();
+std::unique_ptr<Command> make_shell_command();
+std::unique_ptr<Command> make_doctor_command();
+
+} // namespace sandpit::cli

@@ -1,0 +1,65 @@
+#include "execute.hpp"
+
+#include "output.hpp"
+
+#include "sandpit/core/error.hpp"
+#include "sandpit/core/paths.hpp"
+#include "sandpit/session/session.hpp"
+#include "sandpit/sys/fd.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+namespace sandpit::cli {
+namespace {
+
+using kernels::Language;
+
+Language choose_language(const ExecOptions& o) {
+  if (!o.language.empty()) {
+    if (auto l = kernels::parse_language(o.language)) return *l;
+    throw Error(ExitCode::usage, "--language " + o.language, "unknown language (use python, javascript or bash)");
+  }
+  if (!o.file.empty() && o.file != "-") {
+    if (auto l = kernels::language_for_file(o.file)) return *l;
+  }
+  return Language::python;
+}
+
+session::ExecRequest make_request(Context& context, const ExecOptions& o) {
+  if (o.code && !o.file.empty()) throw Error(ExitCode::usage, "exec", "give either -c CODE or FILE, not both");
+  session::ExecRequest request;
+  request.language = choose_language(o);
+  if (o.code) {
+    request.code = *o.code;
+  } else if (o.file.empty() || o.file == "-") {
+    request.code = check(sys::read_all(STDIN_FILENO), ExitCode::usage, "read code from stdin");
+    request.filename = "<stdin>";
+  } else {
+    request.code = check(sys::read_file(o.file), ExitCode::usage, "read " + o.file);
+    request.filename = o.file;
+  }
+  request.timeout = context.config().limits.timeout;
+  if (!o.timeout.empty()) {
+    auto t = units::parse_duration(o.timeout);
+    if (!t || t->count() <= 0) throw Error(ExitCode::usage, "--timeout " + o.timeout, "expected a duration like \"30s\"");
+    request.timeout = *t;
+  }
+  return request;
+}
+
+} // namespace
+
+ExitCode run_execution(Context& context, const ExecOptions& options) {
+  auto request = make_request(context, options);
+  auto workspace = Workspace::resolve(options.workspace);
+  auto session = session::Session::start(context.config(), workspace);
+  auto sink = options.json ? make_capture_sink() : make_terminal_sink();
+  auto result = session->execute(request, *sink);
+  session.reset(); // tear the jail down before we answer: nothing is left behind
+  options.json ? print_json(result) : print_human(result);
+  if (result.timed_out) return ExitCode::timed_out;
+  return result.success ? ExitCode::success : ExitCode::code_failed;
+}
+
+} // namespace sandpit::cli

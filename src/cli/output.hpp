@@ -1,0 +1,19 @@
+// How results reach the user: live streams and a summary for people, one JSON object for programs.
+#pragma once
+
+#include "sandpit/session/execution.hpp"
+
+#include <memory>
+
+namespace sandpit::cli {
+
+// Writes output straight to our stdout/stderr as it arrives.
+std::unique_ptr<session::OutputSink> make_terminal_sink();
+// Keeps nothing extra (the result holds the text); prints nothing while running.
+std::unique_ptr<session::OutputSink> make_capture_sink();
+
+// The final expression's value and any error the sandbox (not the code) reported.
+void print_human(const session::ExecResult& result);
+void print_json(const session::ExecResult& result);
+
+} // namespace sandpit::cli

@@ -1,0 +1,15 @@
+#include "sandpit/cli/command.hpp"
+
+#include "commands.hpp"
+
+namespace sandpit::cli {
+
+std::vector<std::unique_ptr<Command>> make_commands() {
+  std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(make_exec_command());
+  commands.push_back(make_shell_command());
+  commands.push_back(make_doctor_command());
+  return commands;
+}
+
+} // namespace sandpit::cli

@@ -1,0 +1,123 @@
+#include "sandpit/jail/jail.hpp"
+
+#include "launch.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace sandpit::jail {
+namespace {
+
+using nlohmann::json;
+
+std::string unique_name() {
+  static std::atomic<unsigned> counter{0};
+  return fmt::format("{}-{}", ::getpid(), counter++);
+}
+
+Failure reply_failure(const json& reply) {
+  return Failure{reply.value("step", std::string("jail init")), reply.value("errno", 0), {}};
+}
+
+} // namespace
+
+Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested) {
+  std::unique_ptr<Jail> jail(new Jail());
+  JailSpec spec = requested;
+  auto choice = create_cgroup(unique_name(), spec.limits);
+  jail->m_cgroup = std::move(choice.cgroup);
+  jail->m_limits = {jail->m_cgroup ? std::string(jail->m_cgroup->kind()) : std::string(), choice.why_not};
+  spec.memory_by_rlimit = spec.pids_by_rlimit = !jail->m_cgroup;
+
+  auto launched = launch_init(spec, jail->m_cgroup.get(), id_maps_for(::geteuid(), ::getegid()));
+  if (!launched) return launched.failure();
+  jail->m_init_pid = launched->pid;
+  jail->m_ctl = std::move(launched->ctl);
+
+  if (auto r = sys::send_message(jail->m_ctl.get(), to_init_json(spec).dump()); !r) return r.failure();
+  auto reply = jail->read_reply();
+  if (!reply) return reply.failure();
+  json message = json::parse(*reply, nullptr, false);
+  if (message.value("op", "") != "ready") return reply_failure(message);
+  return jail;
+}
+
+Jail::~Jail() { destroy(); }
+
+Result<std::string> Jail::read_reply() {
+  // Exit events may arrive before the reply to a request: queue them.
+  while (true) {
+    auto message = sys::recv_message(m_ctl.get());
+    if (!message) return message.failure();
+    if (message->data.empty()) {
+      m_dead = true;
+      return Failure{"jail init", 0, "exited unexpectedly"};
+    }
+    json parsed = json::parse(message->data, nullptr, false);
+    if (parsed.value("op", "") == "exited") {
+      m_events.push_back({parsed.at("pid").get<pid_t>(), parsed.at("status").get<int>()});
+      continue;
+    }
+    return std::move(message->data);
+  }
+}
+
+Result<pid_t> Jail::spawn(const SpawnRequest& request) {
+  json message = {{"op", "spawn"}, {"argv", request.argv}, {"env", request.env}, {"cwd", request.cwd}};
+  if (auto r = sys::send_message(m_ctl.get(), message.dump(), request.fds); !r) return r.failure();
+  auto reply = read_reply();
+  if (!reply) return reply.failure();
+  json parsed = json::parse(*reply, nullptr, false);
+  if (parsed.value("op", "") != "spawned") return reply_failure(parsed);
+  return parsed.at("pid").get<pid_t>();
+}
+
+void Jail::signal(pid_t pid, int sig) {
+  (void)sys::send_message(m_ctl.get(), json{{"op", "signal"}, {"pid", pid}, {"signal", sig}}.dump());
+}
+
+void Jail::kill_all() { (void)sys::send_message(m_ctl.get(), R"({"op":"kill_all"})"); }
+
+std::optional<ExitEvent> Jail::pop_queued_event() {
+  if (m_events.empty()) return std::nullopt;
+  auto event = m_events.front();
+  m_events.pop_front();
+  return event;
+}
+
+std::optional<ExitEvent> Jail::next_event() {
+  if (auto queued = pop_queued_event()) return queued;
+  if (m_dead) return std::nullopt;
+  auto message = sys::recv_message(m_ctl.get());
+  if (!message || message->data.empty()) {
+    m_dead = true;
+    return std::nullopt;
+  }
+  json parsed = json::parse(message->data, nullptr, false);
+  if (parsed.value("op", "") != "exited") return next_event();
+  return ExitEvent{parsed.at("pid").get<pid_t>(), parsed.at("status").get<int>()};
+}
+
+CgroupUsage Jail::usage() const { return m_cgroup ? m_cgroup->usage() : CgroupUsage{}; }
+
+void Jail::destroy() {
+  if (m_init_pid > 0) {
+    ::kill(m_init_pid, SIGKILL);
+    while (::waitpid(m_init_pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    m_init_pid = -1;
+  }
+  m_ctl.reset();
+  if (m_cgroup) {
+    m_cgroup->kill_all();
+    m_cgroup->destroy();
+    m_cgroup.reset();
+  }
+}
+
+} // namespace sandpit::jail

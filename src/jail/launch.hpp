@@ -1,0 +1,24 @@
+// Starting the jail init: clone() into new namespaces, map ids, exec the init with an empty environment.
+#pragma once
+
+#include "sandpit/jail/cgroup.hpp"
+#include "sandpit/jail/spec.hpp"
+#include "sandpit/jail/user_ns.hpp"
+#include "sandpit/sys/fd.hpp"
+
+namespace sandpit::jail {
+
+struct LaunchedInit {
+  pid_t pid;     // host pid of the jail init (pid 1 inside)
+  sys::Fd ctl;   // SEQPACKET control socket to it
+};
+
+// Between clone() and execve() the child makes only raw syscalls: no
+// allocation, no exceptions. A failed step reaches us as {step, errno}.
+Result<LaunchedInit> launch_init(const JailSpec& spec, Cgroup* cgroup, const IdMaps& maps);
+
+// The clone flags for a spec (no CLONE_NEWCGROUP: the init unshares that
+// itself once it sits in its cgroup, so the namespace root is the jail's group).
+unsigned long clone_flags(const JailSpec& spec);
+
+} // namespace sandpit::jail

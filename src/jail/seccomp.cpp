@@ -1,0 +1,107 @@
+#include "sandpit/jail/seccomp.hpp"
+
+#include <array>
+#include <cerrno>
+#include <fmt/format.h>
+#include <memory>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+namespace sandpit::jail {
+namespace {
+
+constexpr std::array k_denied{
+    // filesystem and namespace escapes
+    DeniedSyscall{"mount", EPERM}, DeniedSyscall{"umount2", EPERM}, DeniedSyscall{"pivot_root", EPERM},
+    DeniedSyscall{"chroot", EPERM}, DeniedSyscall{"fsopen", EPERM}, DeniedSyscall{"fsconfig", EPERM},
+    DeniedSyscall{"fsmount", EPERM}, DeniedSyscall{"fspick", EPERM}, DeniedSyscall{"move_mount", EPERM},
+    DeniedSyscall{"open_tree", EPERM}, DeniedSyscall{"mount_setattr", EPERM}, DeniedSyscall{"setns", EPERM},
+    DeniedSyscall{"unshare", EPERM}, DeniedSyscall{"open_by_handle_at", EPERM},
+    DeniedSyscall{"name_to_handle_at", EPERM},
+    // clone3 takes its flags in memory that seccomp cannot read: make libc fall back to clone
+    DeniedSyscall{"clone3", ENOSYS},
+    // other processes' memory
+    DeniedSyscall{"ptrace", EPERM}, DeniedSyscall{"process_vm_readv", EPERM},
+    DeniedSyscall{"process_vm_writev", EPERM}, DeniedSyscall{"pidfd_getfd", EPERM},
+    DeniedSyscall{"kcmp", EPERM},
+    // kernel attack surface
+    DeniedSyscall{"bpf", EPERM}, DeniedSyscall{"perf_event_open", EPERM}, DeniedSyscall{"userfaultfd", EPERM},
+    DeniedSyscall{"io_uring_setup", EPERM}, DeniedSyscall{"io_uring_enter", EPERM},
+    DeniedSyscall{"io_uring_register", EPERM}, DeniedSyscall{"keyctl", EPERM}, DeniedSyscall{"add_key", EPERM},
+    DeniedSyscall{"request_key", EPERM}, DeniedSyscall{"lookup_dcookie", EPERM}, DeniedSyscall{"fanotify_init", EPERM},
+    // the machine itself
+    DeniedSyscall{"kexec_load", EPERM}, DeniedSyscall{"kexec_file_load", EPERM}, DeniedSyscall{"init_module", EPERM},
+    DeniedSyscall{"finit_module", EPERM}, DeniedSyscall{"delete_module", EPERM}, DeniedSyscall{"reboot", EPERM},
+    DeniedSyscall{"swapon", EPERM}, DeniedSyscall{"swapoff", EPERM}, DeniedSyscall{"acct", EPERM},
+    DeniedSyscall{"quotactl", EPERM}, DeniedSyscall{"quotactl_fd", EPERM}, DeniedSyscall{"syslog", EPERM},
+    DeniedSyscall{"settimeofday", EPERM}, DeniedSyscall{"clock_settime", EPERM}, DeniedSyscall{"adjtimex", EPERM},
+    DeniedSyscall{"clock_adjtime", EPERM}, DeniedSyscall{"iopl", EPERM}, DeniedSyscall{"ioperm", EPERM},
+    DeniedSyscall{"vhangup", EPERM}, DeniedSyscall{"nfsservctl", EPERM}, DeniedSyscall{"uselib", EPERM},
+    DeniedSyscall{"_sysctl", EPERM}, DeniedSyscall{"move_pages", EPERM}, DeniedSyscall{"migrate_pages", EPERM},
+    DeniedSyscall{"mbind", EPERM}, DeniedSyscall{"set_mempolicy", EPERM},
+};
+
+constexpr unsigned long k_namespace_flags =
+    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | 0x80 /* CLONE_NEWTIME */;
+
+using Filter = std::unique_ptr<void, decltype(&seccomp_release)>;
+
+Result<void> rule(scmp_filter_ctx ctx, int err, const char* name, std::initializer_list<scmp_arg_cmp> args = {}) {
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR) return {}; // not a syscall on this architecture
+  int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(static_cast<std::uint16_t>(err)), nr,
+                                  static_cast<unsigned>(args.size()), args.size() != 0 ? args.begin() : nullptr);
+  if (rc != 0) return Failure{fmt::format("seccomp rule for {}", name), -rc, {}};
+  return {};
+}
+
+Result<void> add_argument_rules(scmp_filter_ctx ctx) {
+  // clone with any namespace flag (the flags are the first argument on x86_64): one rule per bit.
+  for (unsigned long bit = 1; bit != 0 && bit <= k_namespace_flags; bit <<= 1) {
+    if ((k_namespace_flags & bit) == 0) continue;
+    if (auto r = rule(ctx, EPERM, "clone", {SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit)}); !r) return r;
+  }
+  // ioctl(TIOCSTI/TIOCLINUX): compare only the low 32 bits, which is what the kernel uses.
+  for (unsigned long request : {static_cast<unsigned long>(TIOCSTI), static_cast<unsigned long>(TIOCLINUX)}) {
+    if (auto r = rule(ctx, EPERM, "ioctl", {SCMP_A1(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFUL, request)}); !r) return r;
+  }
+  // personality: only the query (0xffffffff) and the default persona (0). libseccomp
+  // allows one comparison per argument, so deny "bit b set and bit 31 clear" and
+  // "bit 31 set and bit b clear" for every lower bit b: that is exactly everything else.
+  for (unsigned bit = 0; bit < 31; ++bit) {
+    const std::uint64_t b = 1ULL << bit, top = 1ULL << 31;
+    if (auto r = rule(ctx, EPERM, "personality", {SCMP_A0(SCMP_CMP_MASKED_EQ, top | b, b)}); !r) return r;
+    if (auto r = rule(ctx, EPERM, "personality", {SCMP_A0(SCMP_CMP_MASKED_EQ, top | b, top)}); !r) return r;
+  }
+  // socket: only AF_UNIX, AF_INET, AF_INET6 (netlink, packet, vsock, alg... are refused).
+  for (int family = 0; family <= AF_MAX; ++family) {
+    if (family == AF_UNIX || family == AF_INET || family == AF_INET6) continue;
+    if (auto r = rule(ctx, EAFNOSUPPORT, "socket", {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFUL, static_cast<unsigned>(family))}); !r) return r;
+  }
+  if (auto r = rule(ctx, EAFNOSUPPORT, "socket", {SCMP_A0(SCMP_CMP_GT, AF_MAX)}); !r) return r;
+  return {};
+}
+
+} // namespace
+
+std::span<const DeniedSyscall> denied_syscalls() { return k_denied; }
+
+Result<void> install_seccomp() {
+  Filter filter(seccomp_init(SCMP_ACT_ALLOW), &seccomp_release);
+  if (!filter) return Failure{"seccomp_init", ENOMEM, {}};
+  scmp_filter_ctx ctx = filter.get();
+  // Anything not x86_64 (i386 through int 0x80, x32) kills the whole process.
+  if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc != 0) {
+    return Failure{"seccomp badarch action", -rc, {}};
+  }
+  for (const auto& denied : k_denied) {
+    if (auto r = rule(ctx, denied.err, std::string(denied.name).c_str()); !r) return r;
+  }
+  if (auto r = add_argument_rules(ctx); !r) return r;
+  if (int rc = seccomp_load(ctx); rc != 0) return Failure{"seccomp_load", -rc, {}};
+  return {};
+}
+
+} // namespace sandpit::jail

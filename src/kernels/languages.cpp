@@ -1,0 +1,61 @@
+#include "sandpit/kernels/language.hpp"
+
+#include <array>
+
+namespace sandpit::kernels {
+namespace {
+
+struct Alias {
+  std::string_view name;
+  Language language;
+};
+
+constexpr std::array<Alias, 7> k_aliases{{{"python", Language::python},
+                                         {"py", Language::python},
+                                         {"javascript", Language::javascript},
+                                         {"js", Language::javascript},
+                                         {"node", Language::javascript},
+                                         {"bash", Language::bash},
+                                         {"sh", Language::bash}}};
+
+constexpr std::array<Alias, 6> k_extensions{{{".py", Language::python},
+                                            {".js", Language::javascript},
+                                            {".mjs", Language::javascript},
+                                            {".cjs", Language::javascript},
+                                            {".sh", Language::bash},
+                                            {".bash", Language::bash}}};
+
+} // namespace
+
+std::optional<Language> parse_language(std::string_view name) {
+  for (const auto& alias : k_aliases) {
+    if (alias.name == name) return alias.language;
+  }
+  return std::nullopt;
+}
+
+std::optional<Language> language_for_file(std::string_view path) {
+  auto dot = path.rfind('.');
+  if (dot == std::string_view::npos || path.find('/', dot) != std::string_view::npos) return std::nullopt;
+  for (const auto& ext : k_extensions) {
+    if (ext.name == path.substr(dot)) return ext.language;
+  }
+  return std::nullopt;
+}
+
+std::string_view name_of(Language language) {
+  switch (language) {
+  case Language::python: return "python";
+  case Language::javascript: return "javascript";
+  case Language::bash: return "bash";
+  }
+  return "python";
+}
+
+std::vector<std::string> language_names() {
+  std::vector<std::string> out;
+  for (const auto& alias : k_aliases) out.emplace_back(alias.name);
+  return out;
+}
+
+} // namespace sandpit::kernels

@@ -1,0 +1,74 @@
+// sandpit's Node.js driver: runs inside the jail, reads cells from fd 3 and answers there.
+// Frames in: "exec <nbytes> <filename>\n" + source. Out: one JSON object per line.
+'use strict';
+(() => {
+  const net = require('net');
+  const vm = require('vm');
+  const util = require('util');
+  const Module = require('module');
+
+  globalThis.require = Module.createRequire('/workspace/');
+  globalThis.module = { exports: {} };
+  const ctl = new net.Socket({ fd: 3, readable: true, writable: true });
+  const send = (obj) => ctl.write(JSON.stringify(obj) + '\n');
+
+  const userStack = (err) =>
+    String(err && err.stack ? err.stack : err)
+      .split('\n')
+      .filter((line) => !/\[eval\]|node:vm|node:internal|sandpit-driver/.test(line))
+      .join('\n');
+
+  const errorOf = (err) => {
+    const isError = err instanceof Error;
+    return {
+      name: isError ? err.name : 'Error',
+      value: isError ? err.message : util.inspect(err),
+      traceback: isError ? userStack(err) : util.inspect(err),
+    };
+  };
+
+  const evaluate = (source, filename) => {
+    try {
+      return vm.runInThisContext(source, { filename });
+    } catch (err) {
+      // Top-level await: run the cell as an async function body.
+      if (err instanceof SyntaxError && /await is only valid/.test(err.message)) {
+        return vm.runInThisContext(`(async () => {\n${source}\n})()`, { filename, lineOffset: -1 });
+      }
+      throw err;
+    }
+  };
+
+  const run = async (source, filename) => {
+    let value = null;
+    let error = null;
+    try {
+      let result = evaluate(source, filename);
+      if (result && typeof result.then === 'function') result = await result;
+      if (result !== undefined) value = { 'text/plain': util.inspect(result) };
+    } catch (err) {
+      error = errorOf(err);
+      process.stderr.write(error.traceback + '\n');
+    }
+    send({ type: 'result', exit_code: error ? 1 : 0, value, error });
+  };
+
+  let pending = Buffer.alloc(0);
+  let queue = Promise.resolve();
+  const takeFrames = () => {
+    for (;;) {
+      const newline = pending.indexOf(10);
+      if (newline < 0) return;
+      const [, , size, name] = pending.subarray(0, newline).toString().match(/^(\w+) (\d+) (.*)$/) || [];
+      if (size === undefined || pending.length < newline + 1 + Number(size)) return;
+      const source = pending.subarray(newline + 1, newline + 1 + Number(size)).toString();
+      pending = pending.subarray(newline + 1 + Number(size));
+      queue = queue.then(() => run(source, name));
+    }
+  };
+  ctl.on('data', (chunk) => {
+    pending = Buffer.concat([pending, chunk]);
+    takeFrames();
+  });
+  ctl.on('end', () => queue.then(() => ctl.end()));
+})();
