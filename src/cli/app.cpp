@@ -3,6 +3,8 @@
 
 #include "sandpit/core/error.hpp"
 
+#include "sandpit/util/trace.hpp"
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fmt/format.h>
@@ -40,6 +42,7 @@ int run(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+    trace::mark("parsed");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -7,6 +7,8 @@
 #include "sandpit/session/session.hpp"
 #include "sandpit/sys/fd.hpp"
 
+#include "sandpit/util/trace.hpp"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -52,10 +54,12 @@ session::ExecRequest make_request(Context& context, const ExecOptions& o) {
 
 ExitCode run_execution(Context& context, const ExecOptions& options) {
   auto request = make_request(context, options);
+  trace::mark("request ready");
   auto workspace = Workspace::resolve(options.workspace);
   auto session = session::Session::start(context.config(), workspace);
   auto sink = options.json ? make_capture_sink() : make_terminal_sink();
   auto result = session->execute(request, *sink);
+  trace::mark("executed");
   session.reset(); // tear the jail down before we answer: nothing is left behind
   options.json ? print_json(result) : print_human(result);
   if (result.timed_out) return ExitCode::timed_out;

@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <fmt/format.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,8 +12,7 @@ namespace {
 
 fs::path home_dir() {
   if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') return home;
-  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr) return pw->pw_dir;
-  throw Error(ExitCode::usage, "home directory", "HOME is not set and the user has no passwd entry");
+  throw Error(ExitCode::usage, "home directory", "HOME is not set (set HOME or XDG_STATE_HOME)");
 }
 
 fs::path xdg_dir(const char* variable, const char* fallback) {

@@ -47,6 +47,12 @@ public:
     return {};
   }
 
+  std::vector<std::string> self_attach_files() const override {
+    std::vector<std::string> files;
+    for (const auto& dir : m_dirs) files.push_back(dir + "/tasks");
+    return files;
+  }
+
   CgroupUsage usage() const override {
     CgroupUsage u;
     std::string memory = m_dirs[0];

@@ -8,6 +8,7 @@
 #include "sandpit/sys/fd.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
@@ -29,7 +30,12 @@ constexpr const char* k_new_root = "/tmp";
 
 void send(const json& message) { (void)sys::send_message(k_ctl, message.dump()); }
 
-Result<void> setup_jail(const json& spec, int workspace_fd) {
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+Result<void> setup_jail(const json& spec, int workspace_fd, json& timings) {
+  const auto start = std::chrono::steady_clock::now();
   if (::unshare(CLONE_NEWCGROUP) != 0 && errno != EINVAL) return errno_failure("unshare cgroup namespace");
   RootSetup root;
   root.ro_binds = inspect_host_paths(spec.at("ro_binds").get<std::vector<std::string>>());
@@ -38,6 +44,7 @@ Result<void> setup_jail(const json& spec, int workspace_fd) {
   root.tmp_inodes = spec.at("tmp_inodes").get<std::uint64_t>();
   root.hostname = spec.at("hostname").get<std::string>();
   if (auto r = run_plan(plan_root(root, k_new_root), k_new_root); !r) return r;
+  timings["mounts"] = ms_since(start);
   ::close(workspace_fd);
   if (::chdir("/workspace") != 0) return errno_failure("chdir /workspace");
   if (::sethostname(root.hostname.data(), root.hostname.size()) != 0) return errno_failure("sethostname");
@@ -46,7 +53,12 @@ Result<void> setup_jail(const json& spec, int workspace_fd) {
   }
   if (auto r = apply_rlimits(rlimits_from_json(spec.at("rlimits"))); !r) return r;
   if (auto r = drop_privileges(); !r) return r;
-  if (auto r = install_seccomp(); !r) return r;
+  timings["privileges"] = ms_since(start);
+  // The host sends the filter right after the setup message (see Jail::start).
+  auto program = sys::recv_message(k_ctl);
+  if (!program || program->data.empty()) return Failure{"receive seccomp filter", program ? EPIPE : program.failure().err, {}};
+  if (auto r = load_seccomp_program(program->data); !r) return r;
+  timings["seccomp"] = ms_since(start);
   // Nobody inside may read our memory, environment or /proc/1/exe.
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return errno_failure("prctl(PR_SET_DUMPABLE)");
   return {};
@@ -157,8 +169,9 @@ int init_main() {
   if (spec.is_discarded()) return 1;
   int workspace_fd = k_init_workspace_fd;
   Result<void> ready = Failure{"parse setup", EINVAL, {}};
+  json timings = json::object();
   try {
-    ready = setup_jail(spec, workspace_fd);
+    ready = setup_jail(spec, workspace_fd, timings);
   } catch (const json::exception& e) {
     ready = Failure{"parse setup", EINVAL, e.what()};
   }
@@ -166,7 +179,7 @@ int init_main() {
     send({{"op", "setup_failed"}, {"step", ready.failure().what}, {"errno", ready.failure().err}});
     return 1;
   }
-  send({{"op", "ready"}});
+  send({{"op", "ready"}, {"timings", timings}});
   return serve(sigfd);
 }
 

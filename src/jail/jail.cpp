@@ -2,6 +2,10 @@
 
 #include "launch.hpp"
 
+#include "sandpit/jail/seccomp.hpp"
+
+#include "sandpit/util/trace.hpp"
+
 #include <atomic>
 #include <csignal>
 #include <fcntl.h>
@@ -30,6 +34,7 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested) {
   std::unique_ptr<Jail> jail(new Jail());
   JailSpec spec = requested;
   auto choice = create_cgroup(unique_name(), spec.limits);
+  trace::mark("cgroup created");
   jail->m_cgroup = std::move(choice.cgroup);
   jail->m_limits = {jail->m_cgroup ? std::string(jail->m_cgroup->kind()) : std::string(), choice.why_not};
   spec.memory_by_rlimit = spec.pids_by_rlimit = !jail->m_cgroup;
@@ -38,12 +43,22 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested) {
   if (!launched) return launched.failure();
   jail->m_init_pid = launched->pid;
   jail->m_ctl = std::move(launched->ctl);
+  trace::mark("init exec'd");
 
   if (auto r = sys::send_message(jail->m_ctl.get(), to_init_json(spec).dump()); !r) return r.failure();
+  // Built while the init mounts its filesystem; it waits for it before loading.
+  auto program = build_seccomp_program();
+  if (!program) return program.failure();
+  if (auto r = sys::send_message(jail->m_ctl.get(), *program); !r) return r.failure();
   auto reply = jail->read_reply();
   if (!reply) return reply.failure();
   json message = json::parse(*reply, nullptr, false);
   if (message.value("op", "") != "ready") return reply_failure(message);
+  trace::mark("jail ready");
+  const json timings = message.value("timings", json::object());
+  for (const auto& [phase, ms] : timings.items()) {
+    trace::mark(fmt::format("  init {} at {:.2f} ms", phase, ms.get<double>()).c_str());
+  }
   return jail;
 }
 
@@ -74,6 +89,7 @@ Result<pid_t> Jail::spawn(const SpawnRequest& request) {
   if (!reply) return reply.failure();
   json parsed = json::parse(*reply, nullptr, false);
   if (parsed.value("op", "") != "spawned") return reply_failure(parsed);
+  trace::mark("spawned");
   return parsed.at("pid").get<pid_t>();
 }
 
@@ -106,6 +122,7 @@ std::optional<ExitEvent> Jail::next_event() {
 CgroupUsage Jail::usage() const { return m_cgroup ? m_cgroup->usage() : CgroupUsage{}; }
 
 void Jail::destroy() {
+  trace::mark("destroy");
   if (m_init_pid > 0) {
     ::kill(m_init_pid, SIGKILL);
     while (::waitpid(m_init_pid, nullptr, 0) < 0 && errno == EINTR) {
@@ -118,6 +135,7 @@ void Jail::destroy() {
     m_cgroup->destroy();
     m_cgroup.reset();
   }
+  trace::mark("destroyed");
 }
 
 } // namespace sandpit::jail

@@ -3,6 +3,7 @@
 #include "sandpit/jail/init.hpp"
 
 #include <array>
+#include <vector>
 #include <cerrno>
 #include <csignal>
 #include <fcntl.h>
@@ -23,11 +24,12 @@
 namespace sandpit::jail {
 namespace {
 
-enum class ChildStep : int { pdeathsig = 1, wait_parent, setsid, workspace, setgroups, securebits, setresgid, setresuid, capget, capset, ambient, fds, exec };
+enum class ChildStep : int { pdeathsig = 1, cgroup, wait_parent, setsid, workspace, setgroups, securebits, setresgid, setresuid, capget, capset, ambient, fds, exec };
 
 const char* step_name(int step) {
   switch (static_cast<ChildStep>(step)) {
   case ChildStep::pdeathsig: return "prctl(PR_SET_PDEATHSIG)";
+  case ChildStep::cgroup: return "join cgroup";
   case ChildStep::wait_parent: return "wait for parent";
   case ChildStep::setsid: return "setsid";
   case ChildStep::workspace: return "open workspace";
@@ -50,6 +52,8 @@ constexpr std::array k_init_caps{CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SETPCAP, CAP_
 struct ChildArgs {
   int go_fd, err_fd, ctl_fd, exe_fd, null_fd;
   const char* workspace;
+  const int* cgroup_fds; // v1 `tasks` files, opened by the parent
+  int cgroup_fd_count;
   bool root_mode;
 };
 
@@ -66,6 +70,11 @@ struct ChildReport {
 
 [[noreturn]] void child_main(const ChildArgs& a) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(a.err_fd, ChildStep::pdeathsig);
+  // Join the jail's cgroup before anything else runs; everything the init
+  // spawns is born inside it.
+  for (int i = 0; i < a.cgroup_fd_count; ++i) {
+    if (::write(a.cgroup_fds[i], "0", 1) != 1) child_fail(a.err_fd, ChildStep::cgroup);
+  }
   char go = 0;
   if (::read(a.go_fd, &go, 1) != 1) ::_exit(125); // the parent gave up
   if (::setsid() < 0) child_fail(a.err_fd, ChildStep::setsid);
@@ -135,7 +144,27 @@ Result<LaunchedInit> launch_init(const JailSpec& spec, Cgroup* cgroup, const IdM
   err->second.reset();
   ctl->second.reset();
 
-  ChildArgs args{go_r->get(), err_w->get(), ctl_c->get(), exe_h->get(), null_h->get(), spec.workspace_dir.c_str(), maps.root_mode};
+  std::vector<sys::Fd> cgroup_files;
+  std::vector<int> cgroup_fds;
+  if (cgroup != nullptr) {
+    for (const auto& path : cgroup->self_attach_files()) {
+      sys::Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd.valid()) return errno_failure("open " + path);
+      auto high = high_fd(fd.get());
+      if (!high) return high.failure();
+      cgroup_fds.push_back(high->get());
+      cgroup_files.push_back(std::move(high).value());
+    }
+  }
+  ChildArgs args{go_r->get(),
+                 err_w->get(),
+                 ctl_c->get(),
+                 exe_h->get(),
+                 null_h->get(),
+                 spec.workspace_dir.c_str(),
+                 cgroup_fds.data(),
+                 static_cast<int>(cgroup_fds.size()),
+                 maps.root_mode};
   long pid = ::syscall(SYS_clone, clone_flags(spec) | SIGCHLD, nullptr, nullptr, nullptr, 0);
   if (pid < 0) return errno_failure("clone");
   if (pid == 0) child_main(args);
@@ -149,7 +178,8 @@ Result<LaunchedInit> launch_init(const JailSpec& spec, Cgroup* cgroup, const IdM
     return failure;
   };
   if (auto r = write_id_maps(static_cast<pid_t>(pid), maps); !r) return abandon(r.failure());
-  if (cgroup != nullptr) {
+  cgroup_files.clear();
+  if (cgroup != nullptr && cgroup_fds.empty()) {
     if (auto r = cgroup->add(static_cast<pid_t>(pid)); !r) return abandon(r.failure());
   }
   if (::write(go->second.get(), "g", 1) != 1) return abandon(errno_failure("signal jail child"));

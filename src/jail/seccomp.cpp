@@ -1,6 +1,13 @@
 #include "sandpit/jail/seccomp.hpp"
 
+#include "sandpit/sys/fd.hpp"
+
 #include <array>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <cerrno>
 #include <fmt/format.h>
 #include <memory>
@@ -88,7 +95,7 @@ Result<void> add_argument_rules(scmp_filter_ctx ctx) {
 
 std::span<const DeniedSyscall> denied_syscalls() { return k_denied; }
 
-Result<void> install_seccomp() {
+Result<std::string> build_seccomp_program() {
   Filter filter(seccomp_init(SCMP_ACT_ALLOW), &seccomp_release);
   if (!filter) return Failure{"seccomp_init", ENOMEM, {}};
   scmp_filter_ctx ctx = filter.get();
@@ -97,11 +104,31 @@ Result<void> install_seccomp() {
     return Failure{"seccomp badarch action", -rc, {}};
   }
   for (const auto& denied : k_denied) {
-    if (auto r = rule(ctx, denied.err, std::string(denied.name).c_str()); !r) return r;
+    if (auto r = rule(ctx, denied.err, std::string(denied.name).c_str()); !r) return r.failure();
   }
-  if (auto r = add_argument_rules(ctx); !r) return r;
-  if (int rc = seccomp_load(ctx); rc != 0) return Failure{"seccomp_load", -rc, {}};
+  if (auto r = add_argument_rules(ctx); !r) return r.failure();
+  sys::Fd out(::memfd_create("sandpit-seccomp", MFD_CLOEXEC));
+  if (!out.valid()) return errno_failure("memfd_create");
+  if (int rc = seccomp_export_bpf(ctx, out.get()); rc != 0) return Failure{"seccomp_export_bpf", -rc, {}};
+  ::lseek(out.get(), 0, SEEK_SET);
+  auto program = sys::read_all(out.get());
+  if (!program) return program.failure();
+  if (program->empty() || program->size() % sizeof(sock_filter) != 0) return Failure{"seccomp program", EINVAL, {}};
+  return program;
+}
+
+Result<void> load_seccomp_program(std::string_view program) {
+  if (program.empty() || program.size() % sizeof(sock_filter) != 0) return Failure{"load seccomp filter", EINVAL, "malformed program"};
+  sock_fprog prog{static_cast<unsigned short>(program.size() / sizeof(sock_filter)),
+                  reinterpret_cast<sock_filter*>(const_cast<char*>(program.data()))};
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) return errno_failure("load seccomp filter");
   return {};
+}
+
+Result<void> install_seccomp() {
+  auto program = build_seccomp_program();
+  if (!program) return program.failure();
+  return load_seccomp_program(*program);
 }
 
 } // namespace sandpit::jail

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace sandpit::jail {
 
@@ -22,6 +23,11 @@ public:
   virtual std::string_view kind() const = 0; // "cgroup v1" / "cgroup v2"
   // Moves `pid` (a host pid) into the group.
   virtual Result<void> add(pid_t pid) = 0;
+  // Files a single-threaded process writes "0" to in order to move itself in
+  // (v1 `tasks`). A process moving itself skips the kernel's global
+  // threadgroup lock, whose RCU grace period costs 5-35 ms per migration.
+  // Empty: the parent must call add() instead.
+  virtual std::vector<std::string> self_attach_files() const { return {}; }
   virtual CgroupUsage usage() const = 0;
   // Kills every process in the group (v2: cgroup.kill; v1: signals each pid listed).
   virtual void kill_all() = 0;

@@ -16,8 +16,13 @@ struct DeniedSyscall {
 
 std::span<const DeniedSyscall> denied_syscalls();
 
-// Loads the filter into the calling process (needs no_new_privs set first).
-// Foreign architectures (i386 via int 0x80, x32) kill the process.
+// The filter as a raw BPF program (struct sock_filter[]). Foreign architectures
+// (i386 via int 0x80, x32) kill the process. Built on the host while the jail
+// init mounts its filesystem, so that the ~1 ms it takes is off the critical path.
+Result<std::string> build_seccomp_program();
+// Loads a program from build_seccomp_program() into the calling process (needs no_new_privs).
+Result<void> load_seccomp_program(std::string_view program);
+// build + load, for tests.
 Result<void> install_seccomp();
 
 } // namespace sandpit::jail
