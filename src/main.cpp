@@ -2,11 +2,17 @@
 #include "sandpit/cli/command.hpp"
 #include "sandpit/jail/init.hpp"
 
+#include <csignal>
 #include <cstring>
+#include <unistd.h>
 
 int main(int argc, char** argv) {
   // The jail init is this same binary, exec'd with an empty environment; it must
   // not read any config or environment of the host.
-  if (argc == 2 && std::strcmp(argv[1], sandpit::jail::k_init_arg) == 0) return sandpit::jail::init_main();
+  // _exit: no atexit work (a sanitizer's leak check would need ptrace, which
+  // the init's own seccomp filter denies).
+  if (argc == 2 && std::strcmp(argv[1], sandpit::jail::k_init_arg) == 0) ::_exit(sandpit::jail::init_main());
+  // A sandbox that dies mid-write must give us EPIPE, not kill us.
+  std::signal(SIGPIPE, SIG_IGN);
   return sandpit::cli::run(argc, argv);
 }

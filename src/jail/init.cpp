@@ -89,9 +89,10 @@ void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& chil
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::setsid();
     // Move the passed fds out of the way, then into place as 0..n-1.
+    // (Above n, not at a fixed high number: RLIMIT_NOFILE may be low.)
+    int n = static_cast<int>(fds.size());
     std::vector<int> high;
-    for (auto& fd : fds) high.push_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 64));
-    int n = static_cast<int>(high.size());
+    for (auto& fd : fds) high.push_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, n));
     for (int i = 0; i < n; ++i) ::dup2(high[static_cast<std::size_t>(i)], i);
     ::syscall(SYS_close_range, static_cast<unsigned>(n), ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
     ::fcntl(report->second.get(), F_SETFD, FD_CLOEXEC);

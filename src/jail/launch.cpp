@@ -70,6 +70,7 @@ struct ChildReport {
 
 [[noreturn]] void child_main(const ChildArgs& a) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(a.err_fd, ChildStep::pdeathsig);
+  ::signal(SIGPIPE, SIG_DFL); // the client ignores it; the sandbox must not inherit that
   // Join the jail's cgroup before anything else runs; everything the init
   // spawns is born inside it.
   for (int i = 0; i < a.cgroup_fd_count; ++i) {

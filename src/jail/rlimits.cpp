@@ -16,7 +16,7 @@ constexpr std::array<std::pair<std::string_view, int>, 5> k_names{{
 std::vector<Rlimit> rlimits_from_json(const nlohmann::json& spec) {
   std::vector<Rlimit> out;
   for (const auto& [name, resource] : k_names) {
-    if (auto it = spec.find(std::string(name)); it != spec.end() && it->is_number_unsigned()) {
+    if (auto it = spec.find(std::string(name)); it != spec.end() && it->is_number_integer() && *it >= 0) {
       out.push_back({resource, it->get<rlim_t>()});
     }
   }

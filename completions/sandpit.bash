@@ -1,0 +1,130 @@
+# bash completion for sandpit(1)                          -*- shell-script -*-
+#
+# Install as $(pkg-config --variable=completionsdir bash-completion)/sandpit,
+# or source it from ~/.bashrc. Works with or without the bash-completion
+# package. Keep in step with src/cli/*.cpp: tests/e2e/test_docs_drift.py
+# checks that every subcommand and long option is offered here.
+
+_sandpit_languages="python py javascript js node bash sh"
+
+_sandpit_global_opts="--config -h --help -V --version"
+_sandpit_exec_opts="-h --help -w --workspace -l --language -c --code --timeout --fresh --json"
+_sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --json --"
+_sandpit_doctor_opts="-h --help -w --workspace --json"
+
+# _sandpit_compreply_files [-d]: files (or with -d, directories) matching $cur.
+_sandpit_compreply_files() {
+    local IFS=$'\n'
+    if [[ $1 == -d ]]; then
+        COMPREPLY=($(compgen -d -- "$cur"))
+    else
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+    compopt -o filenames 2>/dev/null
+}
+
+_sandpit() {
+    local cur prev words cword
+    if declare -F _init_completion >/dev/null 2>&1; then
+        _init_completion -s || return
+    else
+        words=("${COMP_WORDS[@]}")
+        cword=$COMP_CWORD
+        cur=${COMP_WORDS[COMP_CWORD]}
+        prev=${COMP_WORDS[COMP_CWORD - 1]}
+        # COMP_WORDBREAKS splits --opt=value into "--opt" "=" "value".
+        if [[ $cur == = ]]; then
+            cur=
+        elif [[ $prev == = && $cword -ge 2 ]]; then
+            prev=${COMP_WORDS[COMP_CWORD - 2]}
+        fi
+        if [[ $cur == --*=* ]]; then
+            prev=${cur%%=*}
+            cur=${cur#*=}
+        fi
+    fi
+
+    # Find the subcommand, skipping global options and their values.
+    local i command="" after_dashdash=""
+    for ((i = 1; i < cword; i++)); do
+        case ${words[i]} in
+            --config) ((i++)) ;;
+            --config=*) ;;
+            -*) ;;
+            exec | shell | doctor)
+                command=${words[i]}
+                break
+                ;;
+        esac
+    done
+    if [[ -n $command ]]; then
+        for ((i++; i < cword; i++)); do
+            [[ ${words[i]} == -- ]] && after_dashdash=1 && break
+        done
+    fi
+
+    # Values of options.
+    if [[ -z $after_dashdash ]]; then
+        case $prev in
+            --config)
+                _sandpit_compreply_files
+                return
+                ;;
+            -w | --workspace)
+                if [[ -n $command ]]; then
+                    _sandpit_compreply_files -d
+                    return
+                fi
+                ;;
+            -l | --language)
+                if [[ $command == exec ]]; then
+                    COMPREPLY=($(compgen -W "$_sandpit_languages" -- "$cur"))
+                    return
+                fi
+                ;;
+            -c | --code)
+                [[ $command == exec ]] && return
+                ;;
+            --timeout)
+                if [[ -n $command && $command != doctor ]]; then
+                    COMPREPLY=($(compgen -W "10s 30s 1m 5m" -- "$cur"))
+                    return
+                fi
+                ;;
+        esac
+    fi
+
+    case $command in
+        "")
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_global_opts" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "exec shell doctor" -- "$cur"))
+            fi
+            ;;
+        exec)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_exec_opts --config" -- "$cur"))
+            else
+                _sandpit_compreply_files
+            fi
+            ;;
+        shell)
+            if [[ -z $after_dashdash && $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_shell_opts --config" -- "$cur"))
+            else
+                # The command line runs inside the sandbox: offer host files
+                # as a hint (they are not mounted there).
+                _sandpit_compreply_files
+            fi
+            ;;
+        doctor)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_doctor_opts --config" -- "$cur"))
+            fi
+            ;;
+    esac
+} &&
+    complete -F _sandpit sandpit
+
+# ex: filetype=sh

@@ -1,0 +1,136 @@
+"""Shared fixtures for the end-to-end tests: they run the built binary as a user would,
+with a private XDG state/config, an explicit config file and a clean environment."""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SANDPIT = os.environ.get("SANDPIT_BIN") or str(Path(__file__).resolve().parents[2] / "build" / "sandpit")
+PROBE = os.environ.get("SANDPIT_PROBE") or str(Path(__file__).resolve().parents[2] / "build" / "tests" / "sandpit-probe")
+SOURCE_DIR = Path(os.environ.get("SANDPIT_SOURCE_DIR") or Path(__file__).resolve().parents[2])
+
+# Exit codes from DESIGN.md.
+SUCCESS, CODE_FAILED, USAGE, POLICY, DENIED, TIMED_OUT, SETUP = 0, 1, 2, 3, 4, 124, 125
+
+
+class Sandpit:
+    """Runs `sandpit` with a private state dir, config dir and workspace."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.state = root / "state"
+        self.config_home = root / "config"
+        self.workspace = root / "ws"
+        for d in (self.state, self.config_home, self.workspace):
+            d.mkdir(parents=True, exist_ok=True)
+        self.config_file = root / "sandpit.toml"
+        self.config_file.write_text("")
+
+    def configure(self, text: str):
+        self.config_file.write_text(text)
+
+    def env(self, extra=None):
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.root),
+            "LANG": "C.UTF-8",
+            "XDG_STATE_HOME": str(self.state),
+            "XDG_CONFIG_HOME": str(self.config_home),
+            "SANDPIT_CONFIG": str(self.config_file),
+        }
+        env.update(extra or {})
+        return env
+
+    def run(self, *args, input=None, timeout=90, env=None, cwd=None, check=None):
+        """Runs sandpit ARGS; returns CompletedProcess with text stdout/stderr."""
+        proc = subprocess.run(
+            [SANDPIT, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            env=self.env(env),
+            cwd=cwd or self.workspace,
+        )
+        if check is not None:
+            assert proc.returncode == check, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+        return proc
+
+    def exec(self, code, *flags, language="python", **kw):
+        return self.run("exec", "-w", str(self.workspace), "-l", language, "-c", code, *flags, **kw)
+
+    def exec_json(self, code, *flags, language="python", **kw):
+        proc = self.exec(code, "--json", *flags, language=language, **kw)
+        assert proc.stdout.strip(), f"no JSON on stdout; stderr: {proc.stderr}"
+        return proc, json.loads(proc.stdout)
+
+    def shell(self, command, *flags, **kw):
+        return self.run("shell", "-w", str(self.workspace), *flags, "--", command, **kw)
+
+    def files_dir(self) -> Path:
+        """The host folder mounted at /workspace (created by the first run)."""
+        found = list((self.state / "sandpit" / "workspaces").glob("*/files"))
+        assert len(found) == 1, found
+        return found[0]
+
+    def put_probe(self) -> str:
+        """Copies the static probe into /workspace; returns its path inside."""
+        self.exec("pass", check=0)
+        target = self.files_dir() / "sandpit-probe"
+        shutil.copy(PROBE, target)
+        target.chmod(0o755)
+        if os.geteuid() == 0:
+            os.chown(target, 65534, 65534)
+        return "/workspace/sandpit-probe"
+
+    def probe(self, *checks, **kw):
+        """Runs the probe inside the jail; returns {check: result}."""
+        if not getattr(self, "_probe", None):
+            self._probe = self.put_probe()
+        proc = self.shell(" ".join([self._probe, *checks]), **kw)
+        results = {}
+        for line in proc.stdout.splitlines():
+            name, _, value = line.partition(" ")
+            results[name] = value
+        return proc, results
+
+
+@pytest.fixture
+def sp(tmp_path):
+    return Sandpit(tmp_path)
+
+
+def skip_unless(condition, reason):
+    """Skips when `condition` is false, except in CI (SANDPIT_NO_SKIP=1), where a
+    missing isolation layer must fail the run instead of hiding (STYLE.md)."""
+    if condition:
+        return
+    if os.environ.get("SANDPIT_NO_SKIP") == "1":
+        pytest.fail(f"required in CI but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def has_cgroup_limits():
+    """True when sandpit can put jails in a memory/pids cgroup on this host (v1 as root here)."""
+    return os.geteuid() == 0 and Path("/sys/fs/cgroup/memory/cgroup.procs").exists() or Path(
+        "/sys/fs/cgroup/cgroup.subtree_control").exists() and "memory" in Path(
+        "/sys/fs/cgroup/cgroup.subtree_control").read_text()
+
+
+def host_processes_matching(marker: str):
+    """Host pids whose command line contains `marker` (sandboxed processes are visible from the host)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and "pytest" not in cmdline:
+            pids.append(int(entry.name))
+    return pids
