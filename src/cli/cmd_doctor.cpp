@@ -18,11 +18,17 @@ namespace {
 
 using nlohmann::json;
 
+// ok: active; warn: degraded or not installed, runs still isolated; fail: the jail is not what it should be.
+enum class Status { ok, warn, fail };
+
 struct Check {
   std::string layer;
-  bool ok;
+  Status status;
   std::string detail;
 };
+
+constexpr std::string_view label(Status s) { return s == Status::ok ? "ok" : s == Status::warn ? "warn" : "FAIL"; }
+Status pass_or(bool ok, Status otherwise = Status::fail) { return ok ? Status::ok : otherwise; }
 
 class Quiet final : public session::OutputSink {
 public:
@@ -52,19 +58,20 @@ void check_namespaces(std::vector<Check>& checks, pid_t init, bool network) {
     std::string detail = isolated ? "private" : "shared with the host";
     if (std::string(ns) == "net" && network) detail += " (network.enabled = true)";
     if (std::string(ns) == "cgroup" && !isolated && b <= 0) detail = "could not be read";
-    checks.push_back({std::string(ns) + " namespace", isolated, detail});
+    bool by_config = std::string(ns) == "net" && network;
+    checks.push_back({std::string(ns) + " namespace", pass_or(isolated, by_config ? Status::warn : Status::fail), detail});
   }
 }
 
 void check_privileges(std::vector<Check>& checks, pid_t init) {
   auto read = sys::read_file(fmt::format("/proc/{}/status", init));
   std::string status = read ? *read : std::string();
-  checks.push_back({"seccomp", status_field(status, "Seccomp") == "2",
+  checks.push_back({"seccomp", pass_or(status_field(status, "Seccomp") == "2"),
                     fmt::format("filter mode {}, {} syscalls denied, foreign architectures killed",
                                 status_field(status, "Seccomp"), jail::denied_syscalls().size())});
-  checks.push_back({"no_new_privs", status_field(status, "NoNewPrivs") == "1", "NoNewPrivs " + status_field(status, "NoNewPrivs")});
+  checks.push_back({"no_new_privs", pass_or(status_field(status, "NoNewPrivs") == "1"), "NoNewPrivs " + status_field(status, "NoNewPrivs")});
   bool no_caps = status_field(status, "CapEff") == "0000000000000000" && status_field(status, "CapBnd") == "0000000000000000";
-  checks.push_back({"capabilities", no_caps, fmt::format("effective {}, bounding {}", status_field(status, "CapEff"), status_field(status, "CapBnd"))});
+  checks.push_back({"capabilities", pass_or(no_caps), fmt::format("effective {}, bounding {}", status_field(status, "CapEff"), status_field(status, "CapBnd"))});
 }
 
 void check_interpreters(std::vector<Check>& checks, session::Session& session) {
@@ -79,9 +86,9 @@ void check_interpreters(std::vector<Check>& checks, session::Session& session) {
     try {
       auto r = session.execute(request, quiet);
       auto version = r.stdout_text.substr(0, r.stdout_text.find('\n'));
-      checks.push_back({name, r.success, r.success ? version : (r.error ? r.error->value : r.stderr_text)});
+      checks.push_back({name, pass_or(r.success, Status::warn), r.success ? version : (r.error ? r.error->value : r.stderr_text)});
     } catch (const Error& e) {
-      checks.push_back({name, false, e.reason()});
+      checks.push_back({name, Status::warn, e.reason()});
     }
   }
 }
@@ -101,40 +108,41 @@ public:
     std::vector<Check> checks;
     utsname uts{};
     ::uname(&uts);
-    checks.push_back({"kernel", true, fmt::format("{} {}", uts.sysname, uts.release)});
-    checks.push_back({"running as", true, ::geteuid() == 0 ? "root: sandboxed code runs as host uid 65534 (nobody)" : fmt::format("uid {}: sandboxed code runs as this uid, unprivileged", ::geteuid())});
+    checks.push_back({"kernel", Status::ok, fmt::format("{} {}", uts.sysname, uts.release)});
+    checks.push_back({"running as", Status::ok, ::geteuid() == 0 ? "root: sandboxed code runs as host uid 65534 (nobody)" : fmt::format("uid {}: sandboxed code runs as this uid, unprivileged", ::geteuid())});
     std::unique_ptr<session::Session> session;
     try {
       session = session::Session::start(config, Workspace::resolve(m_workspace));
     } catch (const Error& e) {
-      checks.push_back({"jail", false, e.reason()});
+      checks.push_back({"jail", Status::fail, e.reason()});
     }
     if (session) {
       const auto& jail = session->jail();
-      checks.push_back({"jail", true, "pivot_root into a read-only tmpfs root, fresh /proc, minimal /dev, /tmp tmpfs"});
+      checks.push_back({"jail", Status::ok, "pivot_root into a read-only tmpfs root, fresh /proc, minimal /dev, /tmp tmpfs"});
       check_namespaces(checks, jail.init_pid(), config.network_enabled);
       check_privileges(checks, jail.init_pid());
       const auto& limits = jail.limits();
-      checks.push_back({"limits", !limits.cgroup.empty(),
+      checks.push_back({"limits", pass_or(!limits.cgroup.empty(), Status::warn),
                         limits.cgroup.empty() ? "rlimits only (memory by RLIMIT_DATA, pids by RLIMIT_NPROC): " + limits.why_not
                                               : limits.cgroup + ": memory, pids, cpu; rlimits: open files, file size, core"});
       check_interpreters(checks, *session);
     }
-    bool all_ok = print(checks);
-    return all_ok ? ExitCode::success : ExitCode::sandbox_setup;
+    bool isolated = print(checks);
+    return isolated ? ExitCode::success : ExitCode::sandbox_setup;
   }
 
 private:
+  // Prints the table (or JSON); true when no check failed (warnings allowed).
   bool print(const std::vector<Check>& checks) const {
-    bool all_ok = true;
+    bool isolated = true;
     json out = json::array();
     for (const auto& c : checks) {
-      all_ok = all_ok && c.ok;
-      out.push_back({{"layer", c.layer}, {"ok", c.ok}, {"detail", c.detail}});
-      if (!m_json) fmt::print("{:<18} {:<4} {}\n", c.layer, c.ok ? "ok" : "MISS", c.detail);
+      isolated = isolated && c.status != Status::fail;
+      out.push_back({{"layer", c.layer}, {"status", label(c.status)}, {"ok", c.status == Status::ok}, {"detail", c.detail}});
+      if (!m_json) fmt::print("{:<18} {:<4} {}\n", c.layer, label(c.status), c.detail);
     }
-    if (m_json) fmt::print("{}\n", json{{"ok", all_ok}, {"checks", out}}.dump(2));
-    return all_ok;
+    if (m_json) fmt::print("{}\n", json{{"ok", isolated}, {"checks", out}}.dump(2));
+    return isolated;
   }
 
   std::string m_workspace;

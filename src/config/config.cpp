@@ -60,6 +60,25 @@ std::vector<std::string> as_list(const std::string& origin, const KeyInfo& key, 
   return out;
 }
 
+// Values below these leave the interpreters unable to start; say so at load time.
+void check_minimum(const Config& config, const KeyInfo& key, const toml::node& node, const std::string& origin) {
+  struct Minimum {
+    std::string_view name;
+    std::uint64_t value;
+    std::uint64_t minimum;
+    bool size;
+  };
+  const auto& l = config.limits;
+  const Minimum minimums[] = {{"limits.memory", l.memory, 16ULL << 20, true},  {"limits.pids", l.pids, 8, false},
+                              {"limits.open_files", l.open_files, 16, false},  {"limits.output", l.output, 1024, true},
+                              {"limits.tmp", l.tmp, 1ULL << 20, true},         {"limits.file_size", l.file_size, 4096, true}};
+  for (const auto& m : minimums) {
+    if (m.name != key.name || m.value >= m.minimum) continue;
+    auto shown = m.size ? units::format_size(m.minimum) : std::to_string(m.minimum);
+    fail_at(origin, node.source(), fmt::format("{}: expected at least {}, got {}", key.name, shown, describe(node)));
+  }
+}
+
 void set_value(Config& config, const KeyInfo& key, const toml::node& node, const std::string& origin) {
   auto& l = config.limits;
   const std::string_view name = key.name;
@@ -92,6 +111,7 @@ void set_value(Config& config, const KeyInfo& key, const toml::node& node, const
     }
     config.language_commands[language] = std::move(argv);
   }
+  check_minimum(config, key, node, origin);
   config.origins[std::string(name)] = origin;
 }
 

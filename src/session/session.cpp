@@ -104,7 +104,15 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
   }
   auto spec = jail::make_spec(config, workspace.files_dir.string());
   auto jail = jail::Jail::start(spec);
-  if (!jail) throw Error(ExitCode::sandbox_setup, "sandbox setup failed", jail.failure().message());
+  if (!jail) {
+    const auto& f = jail.failure();
+    std::string why = f.message();
+    if (f.what == "clone" && (f.err == EPERM || f.err == ENOSPC || f.err == EINVAL || f.err == EUSERS)) {
+      why += " (unprivileged user namespaces may be disabled here: see `sandpit doctor`, "
+             "sysctl kernel.unprivileged_userns_clone and user.max_user_namespaces)";
+    }
+    throw Error(ExitCode::sandbox_setup, "sandbox setup failed", why);
+  }
   return std::unique_ptr<Session>(new Session(config, std::move(jail).value(), "ws-" + workspace.id));
 }
 

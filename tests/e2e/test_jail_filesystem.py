@@ -61,9 +61,8 @@ def test_every_mount_except_workspace_tmp_and_devices_is_read_only(sp):
 
 
 def test_system_bind_directories_reject_new_files(sp):
-    binds = [line.split()[4] for line in inside(sp, "cat /proc/self/mountinfo").splitlines()]
-    dirs = [b for b in binds if b.startswith(("/usr", "/etc/", "/bin", "/lib", "/sbin"))
-            and inside(sp, f"test -d {b} && echo dir || true").strip() == "dir"]
+    # System binds sit at the same path as on the host, so the host can tell directories apart.
+    dirs = [m for m in mountinfo(sp) if m.startswith(("/usr", "/etc/", "/bin", "/lib", "/sbin")) and os.path.isdir(m)]
     assert "/usr" in dirs
     proc, results = sp.probe(*[f"write:{d}/sandpit-new-file" for d in dirs])
     assert {check: r for check, r in results.items() if r != "EROFS"} == {}
@@ -73,6 +72,14 @@ def test_workspace_is_writable_and_shared_with_host(sp):
     inside(sp, "echo written-inside > /workspace/from-inside.txt")
     assert (sp.files_dir() / "from-inside.txt").read_text() == "written-inside\n"
     assert probe1(sp, "write:/workspace/probe-new-file") == "ok"
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "/usr/bin/bash", "/etc/ld.so.cache", "/dev/null"])
+def test_hard_links_cannot_pull_outside_files_into_the_workspace(sp, target):
+    """A hard link would let a later host-side reader (or writer) reach a file outside."""
+    out = sp.shell(f"ln {target} /workspace/linked 2>&1; echo rc=$?", check=0).stdout
+    assert "rc=0" not in out, out
+    assert not (sp.files_dir() / "linked").exists()
 
 
 def test_tmp_is_writable_and_private(sp):

@@ -15,9 +15,12 @@ import re
 
 import pytest
 
-from conftest import SOURCE_DIR, Sandpit
+from conftest import SOURCE_DIR, Sandpit, skip_unless
 
-pytestmark = pytest.mark.skipif(platform.machine() != "x86_64", reason="syscall numbers and x32/int80 are x86_64")
+
+@pytest.fixture(autouse=True)
+def x86_64_only():
+    skip_unless(platform.machine() == "x86_64", "syscall numbers, x32 and int 0x80 here are x86_64's")
 
 # Probe checks (tests/probe/sandpit-probe.c) and the errno the filter must return.
 PROBE_DENIED = {

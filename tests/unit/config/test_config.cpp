@@ -48,9 +48,9 @@ TEST_CASE("Config::load, defaults match the documented ones") {
 
 TEST_CASE("Config::load, a file overrides and records its origin") {
   auto c = defaults();
-  config::apply_toml(c, "[limits]\ntimeout = \"2m\"\nmemory = 1048576\n[network]\nenabled = true\n", "mine.toml");
+  config::apply_toml(c, "[limits]\ntimeout = \"2m\"\nmemory = 33554432\n[network]\nenabled = true\n", "mine.toml");
   CHECK(c.limits.timeout.count() == 120'000);
-  CHECK(c.limits.memory == 1048576);
+  CHECK(c.limits.memory == 33554432);
   CHECK(c.network_enabled);
   CHECK(c.origins.at("limits.timeout") == "mine.toml");
   CHECK(c.origins.at("limits.pids") == "(default)");
@@ -63,6 +63,11 @@ TEST_CASE("Config::load, bad value names file, line, column and what was expecte
   CHECK(error_of("[network]\nenabled = \"yes\"\n") == "test.toml:2:11: network.enabled: expected true or false, got \"yes\"");
   CHECK(error_of("[languages.python]\ncommand = [\"python3\"]\n") ==
         "test.toml:2:11: languages.python.command: expected a list starting with an absolute path");
+}
+
+TEST_CASE("Config::load, limits too low to start an interpreter are refused") {
+  CHECK(error_of("[limits]\nopen_files = 4\n") == "test.toml:2:14: limits.open_files: expected at least 16, got 4");
+  CHECK(error_of("[limits]\nmemory = \"1MiB\"\n") == "test.toml:2:10: limits.memory: expected at least 16MiB, got \"1MiB\"");
 }
 
 TEST_CASE("Config::load, unknown key gets a did-you-mean") {
