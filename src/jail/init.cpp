@@ -51,7 +51,6 @@ Result<void> setup_jail(const json& spec, int workspace_fd, json& timings) {
   if (!spec.at("network").get<bool>()) {
     if (auto r = bring_up_loopback(); !r) return r;
   }
-  if (auto r = apply_rlimits(rlimits_from_json(spec.at("rlimits"))); !r) return r;
   if (auto r = drop_privileges(); !r) return r;
   timings["privileges"] = ms_since(start);
   // The host sends the filter right after the setup message (see Jail::start).
@@ -72,7 +71,7 @@ std::vector<char*> c_strings(std::vector<std::string>& items) {
 }
 
 // Forks one process: new session, the passed fds as 0..n-1, nothing else open.
-void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& children) {
+void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& children, const std::vector<Rlimit>& limits) {
   auto argv_s = request.at("argv").get<std::vector<std::string>>();
   auto env_s = request.at("env").get<std::vector<std::string>>();
   auto cwd = request.value("cwd", std::string("/workspace"));
@@ -97,7 +96,10 @@ void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& chil
     ::syscall(SYS_close_range, static_cast<unsigned>(n), ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
     ::fcntl(report->second.get(), F_SETFD, FD_CLOEXEC);
     int err = 0;
-    if (::chdir(cwd.c_str()) != 0) err = errno;
+    // Limits bind the spawned process and its descendants, not the init, which
+    // must keep managing them (and may be a sanitizer build that maps a lot).
+    if (auto r = apply_rlimits(limits); !r) err = r.failure().err;
+    else if (::chdir(cwd.c_str()) != 0) err = errno;
     else {
       ::execve(argv[0], argv.data(), env.data());
       err = errno;
@@ -124,7 +126,7 @@ void reap(std::set<pid_t>& children) {
   }
 }
 
-int serve(int sigfd) {
+int serve(int sigfd, const std::vector<Rlimit>& limits) {
   std::set<pid_t> children;
   pollfd fds[2] = {{k_ctl, POLLIN, 0}, {sigfd, POLLIN, 0}};
   while (true) {
@@ -144,7 +146,7 @@ int serve(int sigfd) {
     json request = json::parse(message->data, nullptr, false);
     if (request.is_discarded()) continue;
     const auto op = request.value("op", std::string());
-    if (op == "spawn") spawn(request, message->fds, children);
+    if (op == "spawn") spawn(request, message->fds, children, limits);
     else if (op == "signal") ::kill(request.at("pid").get<pid_t>(), request.at("signal").get<int>());
     else if (op == "kill_all") ::kill(-1, SIGKILL);
   }
@@ -181,7 +183,7 @@ int init_main() {
     return 1;
   }
   send({{"op", "ready"}, {"timings", timings}});
-  return serve(sigfd);
+  return serve(sigfd, rlimits_from_json(spec.at("rlimits")));
 }
 
 } // namespace sandpit::jail

@@ -14,7 +14,9 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 namespace sandpit::jail {
 namespace {
@@ -24,7 +26,7 @@ constexpr std::array k_denied{
     DeniedSyscall{"mount", EPERM}, DeniedSyscall{"umount2", EPERM}, DeniedSyscall{"pivot_root", EPERM},
     DeniedSyscall{"chroot", EPERM}, DeniedSyscall{"fsopen", EPERM}, DeniedSyscall{"fsconfig", EPERM},
     DeniedSyscall{"fsmount", EPERM}, DeniedSyscall{"fspick", EPERM}, DeniedSyscall{"move_mount", EPERM},
-    DeniedSyscall{"open_tree", EPERM}, DeniedSyscall{"mount_setattr", EPERM}, DeniedSyscall{"setns", EPERM},
+    DeniedSyscall{"open_tree", EPERM}, DeniedSyscall{"open_tree_attr", EPERM}, DeniedSyscall{"mount_setattr", EPERM}, DeniedSyscall{"setns", EPERM},
     DeniedSyscall{"unshare", EPERM}, DeniedSyscall{"open_by_handle_at", EPERM},
     DeniedSyscall{"name_to_handle_at", EPERM},
     // clone3 takes its flags in memory that seccomp cannot read: make libc fall back to clone
@@ -53,6 +55,13 @@ constexpr std::array k_denied{
 constexpr unsigned long k_namespace_flags =
     CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | 0x80 /* CLONE_NEWTIME */;
 
+// Syscalls newer than the libseccomp we build with knows by name (x86_64 numbers).
+struct RawDenial {
+  const char* name;
+  int nr;
+};
+constexpr RawDenial k_raw_denied[] = {{"open_tree_attr", 467}};
+
 using Filter = std::unique_ptr<void, decltype(&seccomp_release)>;
 
 Result<void> rule(scmp_filter_ctx ctx, int err, const char* name, std::initializer_list<scmp_arg_cmp> args = {}) {
@@ -61,6 +70,25 @@ Result<void> rule(scmp_filter_ctx ctx, int err, const char* name, std::initializ
   int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(static_cast<std::uint16_t>(err)), nr,
                                   static_cast<unsigned>(args.size()), args.size() != 0 ? args.begin() : nullptr);
   if (rc != 0) return Failure{fmt::format("seccomp rule for {}", name), -rc, {}};
+  return {};
+}
+
+// No setuid/setgid bits on files the code makes: the workspace is a host
+// folder, and such a file keeps its bits there (systemd's RestrictSUIDSGID).
+Result<void> add_setid_mode_rules(scmp_filter_ctx ctx) {
+  for (unsigned long bit : {static_cast<unsigned long>(S_ISUID), static_cast<unsigned long>(S_ISGID)}) {
+    const std::pair<const char*, unsigned> mode_arg[] = {{"chmod", 1}, {"fchmod", 1}, {"fchmodat", 2}, {"fchmodat2", 2},
+                                                         {"creat", 1}, {"mkdir", 1}, {"mkdirat", 2}, {"mknod", 1},
+                                                         {"mknodat", 2}};
+    for (const auto& [name, arg] : mode_arg) {
+      if (auto r = rule(ctx, EPERM, name, {SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, bit, bit)}); !r) return r;
+    }
+    // open/openat with O_CREAT (O_TMPFILE contains O_DIRECTORY, not O_CREAT: covered by fchmod later).
+    const std::pair<const char*, unsigned> open_arg[] = {{"open", 1}, {"openat", 2}};
+    for (const auto& [name, flags] : open_arg) {
+      if (auto r = rule(ctx, EPERM, name, {SCMP_CMP(flags, SCMP_CMP_MASKED_EQ, O_CREAT, O_CREAT), SCMP_CMP(flags + 1, SCMP_CMP_MASKED_EQ, bit, bit)}); !r) return r;
+    }
+  }
   return {};
 }
 
@@ -88,7 +116,13 @@ Result<void> add_argument_rules(scmp_filter_ctx ctx) {
     if (auto r = rule(ctx, EAFNOSUPPORT, "socket", {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFUL, static_cast<unsigned>(family))}); !r) return r;
   }
   if (auto r = rule(ctx, EAFNOSUPPORT, "socket", {SCMP_A0(SCMP_CMP_GT, AF_MAX)}); !r) return r;
-  return {};
+  // The obsolete socket(AF_INET, SOCK_PACKET) is an AF_PACKET socket in disguise.
+  if (auto r = rule(ctx, EAFNOSUPPORT, "socket",
+                    {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFUL, AF_INET), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xF, SOCK_PACKET)});
+      !r) {
+    return r;
+  }
+  return add_setid_mode_rules(ctx);
 }
 
 } // namespace
@@ -105,6 +139,10 @@ Result<std::string> build_seccomp_program() {
   }
   for (const auto& denied : k_denied) {
     if (auto r = rule(ctx, denied.err, std::string(denied.name).c_str()); !r) return r.failure();
+  }
+  for (const auto& raw : k_raw_denied) {
+    if (seccomp_syscall_resolve_name(raw.name) != __NR_SCMP_ERROR) continue; // the named rule covers it
+    if (int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), raw.nr, 0); rc != 0) return Failure{fmt::format("seccomp rule for {}", raw.name), -rc, {}};
   }
   if (auto r = add_argument_rules(ctx); !r) return r.failure();
   sys::Fd out(::memfd_create("sandpit-seccomp", MFD_CLOEXEC));

@@ -16,7 +16,7 @@ UNREACHABLE = {"ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "ETIMEDOUT", "EADD
 
 # Runs inside: reports {"result": errno name / "connected" / "reply" / "no-reply"} as JSON.
 CLIENT = r"""
-import errno, json, socket, sys
+import errno, json, socket
 def name(e):
     return errno.errorcode.get(e.errno, "timeout" if isinstance(e, socket.timeout) else str(e))
 def tcp(family, host, port):
@@ -182,19 +182,19 @@ def test_loopback_inside_works(sp):
 
 
 def test_sandbox_listener_does_not_occupy_the_host_loopback(sp):
-    """While the sandbox listens on 127.0.0.1:PORT, the host can bind that very port."""
-    code = (
-        "import socket, time\n"
-        "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(1)\n"
-        "print('PORT', srv.getsockname()[1], flush=True)\n"
-        "time.sleep(2)\n"
-    )
+    """While the sandbox listens on 127.0.0.1:PORT, the host can still bind that very port."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    code = ("import socket, time\n"
+            f"srv = socket.socket(); srv.bind(('127.0.0.1', {port})); srv.listen(1)\n"
+            "print('LISTENING', flush=True); time.sleep(1.5)\n")
     proc = subprocess.Popen([SANDPIT, "exec", "-w", str(sp.workspace), "-l", "python", "-c", code],
                             env=sp.env(), cwd=sp.workspace, stdout=subprocess.PIPE, text=True)
     try:
-        port = int(proc.stdout.readline().split()[1])
-        host = socket.socket()
-        host.bind(("127.0.0.1", port))  # EADDRINUSE if the sandbox shared our network stack
-        host.close()
+        assert proc.stdout.readline().strip() == "LISTENING"
+        with socket.socket() as host:
+            host.bind(("127.0.0.1", port))  # EADDRINUSE if the sandbox shared our network stack
     finally:
         proc.communicate(timeout=30)
+    assert proc.returncode == 0
