@@ -43,15 +43,21 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested) {
   if (!launched) return launched.failure();
   jail->m_init_pid = launched->pid;
   jail->m_ctl = std::move(launched->ctl);
-  trace::mark("init exec'd");
+  trace::mark("init launched");
+  // A failed child step explains a dead init better than the socket error does.
+  auto fail = [&](Failure failure) -> Result<std::unique_ptr<Jail>> {
+    if (auto step = child_failure(*launched)) return *step;
+    return failure;
+  };
 
-  if (auto r = sys::send_message(jail->m_ctl.get(), to_init_json(spec).dump()); !r) return r.failure();
-  // Built while the init mounts its filesystem; it waits for it before loading.
+  // Both messages queue in the socket while the child execs; the seccomp
+  // program is built meanwhile and the init waits for it before loading.
+  if (auto r = sys::send_message(jail->m_ctl.get(), to_init_json(spec).dump()); !r) return fail(r.failure());
   auto program = build_seccomp_program();
   if (!program) return program.failure();
-  if (auto r = sys::send_message(jail->m_ctl.get(), *program); !r) return r.failure();
+  if (auto r = sys::send_message(jail->m_ctl.get(), *program); !r) return fail(r.failure());
   auto reply = jail->read_reply();
-  if (!reply) return reply.failure();
+  if (!reply) return fail(reply.failure());
   json message = json::parse(*reply, nullptr, false);
   if (message.value("op", "") != "ready") return reply_failure(message);
   trace::mark("jail ready");

@@ -184,15 +184,18 @@ Result<LaunchedInit> launch_init(const JailSpec& spec, Cgroup* cgroup, const IdM
     if (auto r = cgroup->add(static_cast<pid_t>(pid)); !r) return abandon(r.failure());
   }
   if (::write(go->second.get(), "g", 1) != 1) return abandon(errno_failure("signal jail child"));
+  return LaunchedInit{static_cast<pid_t>(pid), std::move(ctl->first), std::move(err->first)};
+}
+
+std::optional<Failure> child_failure(LaunchedInit& launched) {
+  if (!launched.child_report.valid()) return std::nullopt;
   ChildReport report{};
   ssize_t n;
-  while ((n = ::read(err->first.get(), &report, sizeof report)) < 0 && errno == EINTR) {
+  while ((n = ::read(launched.child_report.get(), &report, sizeof report)) < 0 && errno == EINTR) {
   }
-  if (n == sizeof report) {
-    ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
-    return Failure{step_name(report.step), report.err, {}};
-  }
-  return LaunchedInit{static_cast<pid_t>(pid), std::move(ctl->first)};
+  launched.child_report.reset();
+  if (n != sizeof report) return std::nullopt;
+  return Failure{step_name(report.step), report.err, {}};
 }
 
 } // namespace sandpit::jail

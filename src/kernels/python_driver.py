@@ -82,17 +82,34 @@ def _driver():
     while True:
         while b"\n" not in buf:
             if not need(len(buf) + 1):
-                return
+                return _finish()
         header, _, _ = bytes(buf).partition(b"\n")
         op, size, name = header.decode().split(" ", 2)
         del buf[: len(header) + 1]
         if not need(int(size)):
-            return
+            return _finish()
         src = bytes(buf[: int(size)]).decode("utf-8", "replace")
         del buf[: int(size)]
         out = (js(run(src, name)) + "\n").encode("utf-8", "replace")
         while out:
             out = out[os.write(3, out):]
+
+
+def _finish():
+    # What interpreter shutdown does that code can observe: join non-daemon
+    # threads, run atexit handlers, flush. Then skip the module teardown and
+    # final collections (1-2 ms, and __del__ at shutdown is not guaranteed anyway).
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    import atexit
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    os._exit(0)
 
 
 def _error(e, src, name):
