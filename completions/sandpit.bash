@@ -8,8 +8,10 @@
 _sandpit_languages="python py javascript js node bash sh"
 
 _sandpit_global_opts="--config -h --help -V --version"
-_sandpit_exec_opts="-h --help -w --workspace -l --language -c --code --timeout --fresh --json"
-_sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --json --"
+_sandpit_exec_opts="-h --help -w --workspace -l --language -c --code --timeout --fresh --no-wait --json"
+_sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --no-wait --json --"
+_sandpit_session_opts="-h --help -w --workspace --json"
+_sandpit_session_actions="list info stop restart reset"
 _sandpit_doctor_opts="-h --help -w --workspace --json"
 
 # _sandpit_compreply_files [-d]: files (or with -d, directories) matching $cur.
@@ -45,14 +47,15 @@ _sandpit() {
     fi
 
     # Find the subcommand, skipping global options and their values.
-    local i command="" after_dashdash=""
+    local i command="" command_index=0 after_dashdash=""
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
             --config) ((i++)) ;;
             --config=*) ;;
             -*) ;;
-            exec | shell | doctor)
+            exec | shell | session | doctor)
                 command=${words[i]}
+                command_index=$i
                 break
                 ;;
         esac
@@ -99,7 +102,7 @@ _sandpit() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$_sandpit_global_opts" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "exec shell doctor" -- "$cur"))
+                COMPREPLY=($(compgen -W "exec shell session doctor" -- "$cur"))
             fi
             ;;
         exec)
@@ -116,6 +119,26 @@ _sandpit() {
                 # The command line runs inside the sandbox: offer host files
                 # as a hint (they are not mounted there).
                 _sandpit_compreply_files
+            fi
+            ;;
+        session)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_session_opts --config" -- "$cur"))
+            else
+                # The action is the one positional: offer it until it is given.
+                local j action=""
+                for ((j = command_index + 1; j < cword; j++)); do
+                    case ${words[j - 1]} in
+                        -w | --workspace | --config | =) continue ;;
+                    esac
+                    if [[ ${words[j]} != -* && ${words[j]} != = ]]; then
+                        action=${words[j]}
+                        break
+                    fi
+                done
+                if [[ -z $action ]]; then
+                    COMPREPLY=($(compgen -W "$_sandpit_session_actions" -- "$cur"))
+                fi
             fi
             ;;
         doctor)

@@ -3,7 +3,8 @@
 # Keep in step with src/cli/*.cpp: tests/e2e/test_docs_drift.py checks that
 # every subcommand and each of its long options is offered here.
 
-set -l commands exec shell doctor
+set -l commands exec shell session doctor
+set -l session_actions list info stop restart reset
 
 complete -c sandpit -f
 
@@ -15,6 +16,7 @@ complete -c sandpit -l config -r -F -d 'Read this config file after the user con
 # Subcommands.
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a exec -d 'Run Python, JavaScript or shell code in the sandbox'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a shell -d 'Run a shell command line in the sandbox, cwd /workspace'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a session -d 'List, inspect, stop, restart or reset workspace sessions'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a doctor -d 'Report which isolation layers and limits are active here'
 
 # sandpit exec [OPTIONS] [FILE]
@@ -23,7 +25,8 @@ complete -c sandpit -n '__fish_seen_subcommand_from exec' -s w -l workspace -x -
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -s l -l language -x -a 'python py javascript js node bash sh' -d 'Language of the code'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -s c -l code -x -d 'The code to run'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l timeout -x -a '10s 30s 1m 5m' -d 'Wall-clock limit, e.g. 10s (default: limits.timeout)'
-complete -c sandpit -n '__fish_seen_subcommand_from exec' -l fresh -d 'Run in a throwaway sandbox that is torn down afterwards'
+complete -c sandpit -n '__fish_seen_subcommand_from exec' -l fresh -d "Run in a throwaway sandbox instead of the workspace's session"
+complete -c sandpit -n '__fish_seen_subcommand_from exec' -l no-wait -d 'Fail with "busy" instead of queueing behind another execution'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l json -d 'Print one JSON object with the result instead of streaming'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -F -d 'File to run (- for stdin)'
 
@@ -31,8 +34,19 @@ complete -c sandpit -n '__fish_seen_subcommand_from exec' -F -d 'File to run (- 
 complete -c sandpit -n '__fish_seen_subcommand_from shell' -s h -l help -d 'Print help and exit'
 complete -c sandpit -n '__fish_seen_subcommand_from shell' -s w -l workspace -x -a '(__fish_complete_directories)' -d 'Workspace directory (default: $SANDPIT_WORKSPACE or .)'
 complete -c sandpit -n '__fish_seen_subcommand_from shell' -l timeout -x -a '10s 30s 1m 5m' -d 'Wall-clock limit, e.g. 10s (default: limits.timeout)'
-complete -c sandpit -n '__fish_seen_subcommand_from shell' -l fresh -d 'Run in a throwaway sandbox that is torn down afterwards'
+complete -c sandpit -n '__fish_seen_subcommand_from shell' -l fresh -d "Run in a throwaway sandbox instead of the workspace's session"
+complete -c sandpit -n '__fish_seen_subcommand_from shell' -l no-wait -d 'Fail with "busy" instead of queueing behind another execution'
 complete -c sandpit -n '__fish_seen_subcommand_from shell' -l json -d 'Print one JSON object with the result instead of streaming'
+
+# sandpit session [OPTIONS] ACTION
+complete -c sandpit -n '__fish_seen_subcommand_from session' -s h -l help -d 'Print help and exit'
+complete -c sandpit -n '__fish_seen_subcommand_from session' -s w -l workspace -x -a '(__fish_complete_directories)' -d 'Workspace directory (default: $SANDPIT_WORKSPACE or .)'
+complete -c sandpit -n '__fish_seen_subcommand_from session' -l json -d 'Print JSON'
+complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a list -d 'List the running sessions of every workspace'
+complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a info -d 'Show the session of the workspace'
+complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a stop -d 'Stop the session daemon of the workspace'
+complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a restart -d 'Restart the kernels, dropping interpreter state'
+complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a reset -d 'Restart the kernels and wipe /workspace'
 
 # sandpit doctor [OPTIONS]
 complete -c sandpit -n '__fish_seen_subcommand_from doctor' -s h -l help -d 'Print help and exit'

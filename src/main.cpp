@@ -1,6 +1,7 @@
 // sandpit's entry point: the CLI, or the jail init when exec'd as one.
 #include "sandpit/cli/command.hpp"
 #include "sandpit/jail/init.hpp"
+#include "sandpit/session/daemon.hpp"
 
 #include <csignal>
 #include <cstring>
@@ -12,7 +13,9 @@ int main(int argc, char** argv) {
   // _exit: no atexit work (a sanitizer's leak check would need ptrace, which
   // the init's own seccomp filter denies).
   if (argc == 2 && std::strcmp(argv[1], sandpit::jail::k_init_arg) == 0) ::_exit(sandpit::jail::init_main());
-  // A sandbox that dies mid-write must give us EPIPE, not kill us.
+  // A sandbox (or a client) that dies mid-write must give us EPIPE, not kill us.
   std::signal(SIGPIPE, SIG_IGN);
+  // _exit: the daemon's client threads may still be winding down; the jail is already gone.
+  if (argc >= 4 && std::strcmp(argv[1], sandpit::session::k_daemon_arg) == 0) ::_exit(sandpit::session::daemon_main(argc, argv));
   return sandpit::cli::run(argc, argv);
 }

@@ -112,7 +112,7 @@ public:
     checks.push_back({"running as", Status::ok, ::geteuid() == 0 ? "root: sandboxed code runs as host uid 65534 (nobody)" : fmt::format("uid {}: sandboxed code runs as this uid, unprivileged", ::geteuid())});
     std::unique_ptr<session::Session> session;
     try {
-      session = session::Session::start(config, Workspace::resolve(m_workspace));
+      session = session::Session::start(config, Workspace::resolve(m_workspace), session::Lifetime::fresh);
     } catch (const Error& e) {
       checks.push_back({"jail", Status::fail, e.reason()});
     }

@@ -17,7 +17,8 @@ public:
   void add_to(CLI::App& app) override {
     app.add_option("-w,--workspace", m_options.workspace, "Workspace directory (default: $SANDPIT_WORKSPACE or .)")->type_name("DIR");
     app.add_option("--timeout", m_options.timeout, "Wall-clock limit, e.g. 10s (default: limits.timeout)")->type_name("DUR");
-    app.add_flag("--fresh", m_options.fresh, "Run in a throwaway sandbox that is torn down afterwards");
+    app.add_flag("--fresh", m_options.fresh, "Run in a throwaway sandbox instead of the workspace's session");
+    app.add_flag("--no-wait", m_options.no_wait, "Fail with \"busy\" instead of queueing behind another execution");
     app.add_flag("--json", m_options.json, "Print one JSON object with the result instead of streaming");
     app.add_option("command", m_words, "The command line (quote it, or put it after --)")->required()->type_name("CMD");
   }

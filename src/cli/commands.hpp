@@ -7,6 +7,7 @@ namespace sandpit::cli {
 
 std::unique_ptr<Command> make_exec_command();
 std::unique_ptr<Command> make_shell_command();
+std::unique_ptr<Command> make_session_command();
 std::unique_ptr<Command> make_doctor_command();
 
 } // namespace sandpit::cli

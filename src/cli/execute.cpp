@@ -4,6 +4,7 @@
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
+#include "sandpit/session/client.hpp"
 #include "sandpit/session/session.hpp"
 #include "sandpit/sys/fd.hpp"
 
@@ -50,17 +51,37 @@ session::ExecRequest make_request(Context& context, const ExecOptions& o) {
   return request;
 }
 
+// A throwaway jail in this process, torn down before we answer: nothing is left behind.
+session::ExecResult run_fresh(Context& context, const session::ExecRequest& request, const Workspace& workspace,
+                              session::OutputSink& sink) {
+  auto session = session::Session::start(context.config(), workspace, session::Lifetime::fresh);
+  return session->execute(request, sink);
+}
+
+// The workspace's session daemon (started if needed) runs it; state persists.
+session::ExecResult run_in_session(Context& context, const session::ExecRequest& request, const Workspace& workspace,
+                                   const ExecOptions& options, session::OutputSink& sink) {
+  auto client = session::Client::connect(workspace, context.config_file, session::Start::yes);
+  trace::mark("connected");
+  session::protocol::Execute e;
+  e.language = std::string(kernels::name_of(request.language));
+  e.code = request.code;
+  e.filename = request.filename;
+  e.timeout_ms = request.timeout.count();
+  e.wait = !options.no_wait;
+  return client->execute(e, sink);
+}
+
 } // namespace
 
 ExitCode run_execution(Context& context, const ExecOptions& options) {
   auto request = make_request(context, options);
   trace::mark("request ready");
   auto workspace = Workspace::resolve(options.workspace);
-  auto session = session::Session::start(context.config(), workspace);
   auto sink = options.json ? make_capture_sink() : make_terminal_sink();
-  auto result = session->execute(request, *sink);
+  auto result = options.fresh ? run_fresh(context, request, workspace, *sink)
+                              : run_in_session(context, request, workspace, options, *sink);
   trace::mark("executed");
-  session.reset(); // tear the jail down before we answer: nothing is left behind
   options.json ? print_json(result) : print_human(result);
   if (result.timed_out) return ExitCode::timed_out;
   return result.success ? ExitCode::success : ExitCode::code_failed;

@@ -17,6 +17,7 @@ struct ExecOptions {
   std::string timeout;  // empty: limits.timeout
   bool fresh = false;
   bool json = false;
+  bool no_wait = false;
 };
 
 // Resolves the code and language, runs it in a sandbox, prints the output, returns the exit code.

@@ -88,6 +88,7 @@ void set_value(Config& config, const KeyInfo& key, const toml::node& node, const
     return static_cast<std::uint64_t>(*i);
   };
   if (name == "limits.timeout") l.timeout = as_duration(origin, key, node);
+  else if (name == "session.idle_timeout") config.idle_timeout = as_duration(origin, key, node);
   else if (name == "limits.memory") l.memory = as_size(origin, key, node);
   else if (name == "limits.pids") l.pids = whole();
   else if (name == "limits.cpu") {

@@ -71,7 +71,8 @@ public:
 
   CgroupUsage usage() const override {
     CgroupUsage u;
-    u.oom_killed = event_count(m_dir + "/memory.events", "oom_kill") > 0;
+    u.oom_kills = event_count(m_dir + "/memory.events", "oom_kill");
+    if (auto now = sys::read_file(m_dir + "/memory.current")) u.memory_now = std::strtoull(now->c_str(), nullptr, 10);
     u.pids_limited = event_count(m_dir + "/pids.events", "max") > 0;
     if (auto peak = sys::read_file(m_dir + "/memory.peak")) u.memory_peak = std::strtoull(peak->c_str(), nullptr, 10);
     return u;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,24 +106,36 @@ void Jail::signal(pid_t pid, int sig) {
 
 void Jail::kill_all() { (void)sys::send_message(m_ctl.get(), R"({"op":"kill_all"})"); }
 
-std::optional<ExitEvent> Jail::pop_queued_event() {
-  if (m_events.empty()) return std::nullopt;
-  auto event = m_events.front();
-  m_events.pop_front();
-  return event;
-}
-
-std::optional<ExitEvent> Jail::next_event() {
-  if (auto queued = pop_queued_event()) return queued;
-  if (m_dead) return std::nullopt;
+bool Jail::read_events() {
+  if (m_dead) return false;
   auto message = sys::recv_message(m_ctl.get());
   if (!message || message->data.empty()) {
     m_dead = true;
-    return std::nullopt;
+    return false;
   }
   json parsed = json::parse(message->data, nullptr, false);
-  if (parsed.value("op", "") != "exited") return next_event();
-  return ExitEvent{parsed.at("pid").get<pid_t>(), parsed.at("status").get<int>()};
+  if (parsed.value("op", "") == "exited") m_events.push_back({parsed.at("pid").get<pid_t>(), parsed.at("status").get<int>()});
+  return true;
+}
+
+bool Jail::drain_events() {
+  while (!m_dead) {
+    pollfd p{m_ctl.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0 || (p.revents & (POLLIN | POLLHUP)) == 0) break;
+    if (!read_events()) return false;
+  }
+  return !m_dead;
+}
+
+std::optional<int> Jail::take_exit(pid_t pid) {
+  for (auto it = m_events.begin(); it != m_events.end(); ++it) {
+    if (it->pid == pid) {
+      int status = it->status;
+      m_events.erase(it);
+      return status;
+    }
+  }
+  return std::nullopt;
 }
 
 CgroupUsage Jail::usage() const { return m_cgroup ? m_cgroup->usage() : CgroupUsage{}; }

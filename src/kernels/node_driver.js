@@ -15,7 +15,7 @@
   const userStack = (err) =>
     String(err && err.stack ? err.stack : err)
       .split('\n')
-      .filter((line) => !/\[eval\]|node:vm|node:internal|sandpit-driver/.test(line))
+      .filter((line) => !/\[eval\]|\(node:|at node:|sandpit-driver/.test(line))
       .join('\n');
 
   const errorOf = (err) => {
@@ -27,13 +27,18 @@
     };
   };
 
+  // SIGINT (Ctrl-C, a timeout) interrupts the running cell, never the driver:
+  // synchronous code through breakOnSigint, a pending promise by giving up on it.
+  let interruptCell = null;
+  process.on('SIGINT', () => interruptCell && interruptCell());
+
   const evaluate = (source, filename) => {
     try {
-      return vm.runInThisContext(source, { filename });
+      return vm.runInThisContext(source, { filename, breakOnSigint: true });
     } catch (err) {
       // Top-level await: run the cell as an async function body.
       if (err instanceof SyntaxError && /await is only valid/.test(err.message)) {
-        return vm.runInThisContext(`(async () => {\n${source}\n})()`, { filename, lineOffset: -1 });
+        return vm.runInThisContext(`(async () => {\n${source}\n})()`, { filename, lineOffset: -1, breakOnSigint: true });
       }
       throw err;
     }
@@ -44,12 +49,18 @@
     let error = null;
     try {
       let result = evaluate(source, filename);
-      if (result && typeof result.then === 'function') result = await result;
+      if (result && typeof result.then === 'function') {
+        const interrupted = new Promise((_, reject) => {
+          interruptCell = () => reject(Object.assign(new Error('interrupted'), { name: 'KeyboardInterrupt' }));
+        });
+        result = await Promise.race([result, interrupted]);
+      }
       if (result !== undefined) value = { 'text/plain': util.inspect(result) };
     } catch (err) {
       error = errorOf(err);
       process.stderr.write(error.traceback + '\n');
     }
+    interruptCell = null;
     send({ type: 'result', exit_code: error ? 1 : 0, value, error });
   };
 

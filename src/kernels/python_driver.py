@@ -6,6 +6,11 @@ import sys, os
 
 def _driver():
     import builtins
+    import _signal
+
+    # SIGINT (Ctrl-C, a timeout) interrupts the user's code only: outside a
+    # cell it is ignored, so it can never take the driver down.
+    _signal.signal(2, _signal.SIG_IGN)
     ns = {"__name__": "__main__", "__builtins__": builtins}
     esc = {i: "\\u%04x" % i for i in range(32)}
     esc.update({34: '\\"', 92: "\\\\"})
@@ -47,6 +52,7 @@ def _driver():
         sys.argv = [name]
         value, err, status = None, None, 0
         try:
+            _signal.signal(2, _signal.default_int_handler)
             body, last = split(src, name)
             exec(body, ns)
             if last is not None:
@@ -61,7 +67,9 @@ def _driver():
                 print(e.code, file=sys.stderr)
             err = status and {"name": "SystemExit", "value": str(status), "traceback": ""} or None
         except BaseException as e:
+            _signal.signal(2, _signal.SIG_IGN)
             err, status = _error(e, src, name), 1
+        _signal.signal(2, _signal.SIG_IGN)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

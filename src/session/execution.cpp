@@ -24,3 +24,29 @@ nlohmann::ordered_json to_json(const ExecResult& r) {
 }
 
 } // namespace sandpit::session
+
+namespace sandpit::session {
+
+ExecResult from_json(const nlohmann::json& j) {
+  ExecResult r;
+  r.success = j.value("success", false);
+  r.language = kernels::parse_language(j.value("language", "python")).value_or(kernels::Language::python);
+  r.stdout_text = j.value("stdout", "");
+  r.stderr_text = j.value("stderr", "");
+  if (j.contains("result") && j["result"].is_object()) r.result = j["result"];
+  if (j.contains("images") && j["images"].is_array()) r.images = j["images"];
+  if (j.contains("error") && j["error"].is_object()) {
+    const auto& e = j["error"];
+    r.error = ErrorInfo{e.value("name", ""), e.value("value", ""), e.value("traceback", "")};
+  }
+  r.exit_code = j.value("exit_code", 1);
+  r.timed_out = j.value("timed_out", false);
+  r.duration_ms = j.value("duration_ms", 0.0);
+  r.stdout_truncated = j.value("stdout_truncated", false);
+  r.stderr_truncated = j.value("stderr_truncated", false);
+  r.session = j.value("session", "");
+  r.execution_count = j.value("execution_count", 0);
+  return r;
+}
+
+} // namespace sandpit::session

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <poll.h>
 #include <unistd.h>
 
@@ -16,13 +17,13 @@ public:
   Stream(int fd, std::string& text, bool& truncated, bool is_stderr)
       : m_fd(fd), m_text(text), m_truncated(truncated), m_is_stderr(is_stderr) {}
 
-  bool open() const { return m_fd >= 0; }
   int fd() const { return m_fd; }
 
   // Reads what is available. Returns false once the cap is exceeded.
   bool pump(std::uint64_t cap, OutputSink& sink) {
     char buf[65536];
-    while (m_fd >= 0) {
+    // Bounded, so that a flood cannot keep us from checking the deadline.
+    for (int reads = 0; m_fd >= 0 && reads < 64; ++reads) {
       ssize_t n = ::read(m_fd, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return true;
@@ -30,6 +31,7 @@ public:
         m_fd = -1;
         return true;
       }
+      if (m_truncated) continue; // past the cap: drain and drop
       std::size_t room = cap > m_text.size() ? cap - m_text.size() : 0;
       std::size_t keep = std::min(room, static_cast<std::size_t>(n));
       if (keep > 0) {
@@ -39,7 +41,6 @@ public:
       }
       if (keep < static_cast<std::size_t>(n)) {
         m_truncated = true;
-        m_fd = -1;
         return false;
       }
     }
@@ -74,53 +75,92 @@ void pump_control(int& fd, std::string& buffer, std::optional<nlohmann::json>& r
   }
 }
 
+// Escalating stop: SIGINT (or, for a throwaway jail, SIGKILL to everything), then SIGKILL after the grace period.
+class Stopper {
+public:
+  Stopper(jail::Jail& jail, pid_t pid, const RunPolicy& policy) : m_jail(jail), m_pid(pid), m_policy(policy) {}
+
+  void begin(Clock::time_point now) {
+    if (m_stage != 0) return;
+    m_stage = 1;
+    if (m_policy.whole_jail) {
+      m_jail.kill_all();
+      m_stage = 2;
+      m_next = now + std::chrono::seconds(5);
+    } else {
+      m_jail.signal(-m_pid, SIGINT);
+      m_next = now + m_policy.grace;
+    }
+  }
+
+  // Returns true when the loop should give up waiting altogether.
+  bool tick(Clock::time_point now, RunOutcome& outcome) {
+    if (m_stage == 0 || now < m_next) return false;
+    if (m_stage == 1) {
+      m_jail.signal(-m_pid, SIGKILL);
+      outcome.killed = true;
+      m_stage = 2;
+      m_next = now + std::chrono::seconds(5);
+      return false;
+    }
+    return true; // the jail did not report the exit: stop waiting for it
+  }
+
+  bool active() const { return m_stage != 0; }
+  Clock::time_point next() const { return m_next; }
+
+private:
+  jail::Jail& m_jail;
+  pid_t m_pid;
+  const RunPolicy& m_policy;
+  int m_stage = 0;
+  Clock::time_point m_next = Clock::time_point::max();
+};
+
 } // namespace
 
-RunOutcome run_loop(jail::Jail& jail, pid_t pid, RunChannels& ch, Clock::time_point deadline, std::uint64_t cap,
-                    OutputSink& sink, ExecResult& result) {
+RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const RunPolicy& policy, Clock::time_point deadline,
+                    std::uint64_t cap, OutputSink& sink, Canceller* canceller, ExecResult& result) {
   RunOutcome outcome;
-  Stream out(ch.out.get(), result.stdout_text, result.stdout_truncated, false);
-  Stream err(ch.err.get(), result.stderr_text, result.stderr_truncated, true);
-  int ctl = ch.ctl.valid() ? ch.ctl.get() : -1;
+  Stream out(ch.out, result.stdout_text, result.stdout_truncated, false);
+  Stream err(ch.err, result.stderr_text, result.stderr_truncated, true);
+  int ctl = ch.ctl;
+  int cancel = canceller != nullptr ? canceller->fd() : -1;
   std::string ctl_buffer;
-  bool killed = false;
-  auto kill_deadline = Clock::time_point::max();
-  auto stop = [&] {
-    if (!killed) jail.kill_all();
-    killed = true;
-    kill_deadline = Clock::now() + std::chrono::seconds(5);
+  Stopper stopper(jail, pid, policy);
+  auto finished = [&] { return outcome.wait_status || (policy.until_result && outcome.driver_result); };
+  auto take_events = [&] {
+    if (auto status = jail.take_exit(pid)) outcome.wait_status = status;
   };
 
-  while (auto queued = jail.pop_queued_event()) {
-    if (queued->pid == pid) outcome.wait_status = queued->status;
-  }
-  while (!outcome.wait_status) {
+  take_events();
+  while (!finished()) {
     auto now = Clock::now();
-    if (!killed && now >= deadline) {
+    if (!stopper.active() && now >= deadline) {
       outcome.timed_out = true;
-      stop();
+      stopper.begin(now);
     }
-    if (killed && now >= kill_deadline) break; // the jail did not report back: give up on it
-    pollfd fds[4] = {{out.fd(), POLLIN, 0}, {err.fd(), POLLIN, 0}, {ctl, POLLIN, 0}, {jail.event_fd(), POLLIN, 0}};
-    auto until = killed ? kill_deadline : deadline;
+    if (stopper.tick(now, outcome)) break;
+    pollfd fds[5] = {{out.fd(), POLLIN, 0}, {err.fd(), POLLIN, 0}, {ctl, POLLIN, 0}, {jail.event_fd(), POLLIN, 0}, {cancel, POLLIN, 0}};
+    auto until = stopper.active() ? stopper.next() : deadline;
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
-    if (::poll(fds, 4, static_cast<int>(std::clamp<long long>(wait, 0, 60'000) + 1)) < 0 && errno != EINTR) break;
+    if (::poll(fds, 5, static_cast<int>(std::clamp<long long>(wait, 0, 60'000) + 1)) < 0 && errno != EINTR) break;
     if (!out.pump(cap, sink) || !err.pump(cap, sink)) {
       outcome.output_limit = true;
-      stop();
+      stopper.begin(Clock::now());
     }
     if ((fds[2].revents & (POLLIN | POLLHUP)) != 0) pump_control(ctl, ctl_buffer, outcome.driver_result);
-    if ((fds[3].revents & (POLLIN | POLLHUP)) != 0) {
-      auto event = jail.next_event();
-      if (!event) break; // the init is gone, and with it every process of the jail
-      if (event->pid == pid) outcome.wait_status = event->status;
-    }
-    while (auto queued = jail.pop_queued_event()) {
-      if (queued->pid == pid) outcome.wait_status = queued->status;
+    if ((fds[3].revents & (POLLIN | POLLHUP)) != 0 && !jail.read_events()) break; // the jail is gone
+    take_events();
+    if ((fds[4].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      if (canceller->on_readable() == Stop::interrupt && !stopper.active()) {
+        outcome.interrupted = true;
+        stopper.begin(Clock::now());
+      }
+      if ((fds[4].revents & (POLLHUP | POLLERR)) != 0) cancel = -1; // gone: it cannot ask again
     }
   }
-  // The process is gone: take what its pipes still hold, without waiting for
-  // background children that may keep them open.
+  // Take what the pipes hold now, without waiting for background children that may keep them open.
   if (!out.pump(cap, sink) || !err.pump(cap, sink)) outcome.output_limit = true;
   if (ctl >= 0) pump_control(ctl, ctl_buffer, outcome.driver_result);
   return outcome;

@@ -1,19 +1,39 @@
-// The event loop of one execution: stream output, collect the driver's result, enforce timeout and output caps.
+// The event loop of one execution: stream output, collect the driver's result, enforce timeout, output caps and interrupts.
 #pragma once
 
 #include "sandpit/jail/jail.hpp"
 #include "sandpit/session/execution.hpp"
-#include "sandpit/sys/fd.hpp"
 
 #include <chrono>
 #include <optional>
 
 namespace sandpit::session {
 
+// The read ends of one process's channels (host side, non-blocking).
 struct RunChannels {
-  sys::Fd out; // read ends, host side
-  sys::Fd err;
-  sys::Fd ctl; // driver control socket; invalid for bash
+  int out = -1;
+  int err = -1;
+  int ctl = -1; // driver control socket; -1 for bash
+};
+
+enum class Stop { none, interrupt };
+
+// Lets whoever asked for the execution stop it (a client's Ctrl-C or hang-up).
+class Canceller {
+public:
+  virtual ~Canceller() = default;
+  // Polled for input while the execution runs; -1 for none.
+  virtual int fd() const = 0;
+  // Called when fd() is readable or hung up; returns Stop::interrupt to interrupt the run.
+  virtual Stop on_readable() = 0;
+};
+
+struct RunPolicy {
+  // true: done when the driver answers (a kernel that lives on); false: when the process exits.
+  bool until_result = false;
+  // true: stopping kills everything in the jail (a throwaway jail); false: only the process group.
+  bool whole_jail = false;
+  std::chrono::milliseconds grace{2000}; // SIGINT first, SIGKILL after this
 };
 
 struct RunOutcome {
@@ -21,12 +41,12 @@ struct RunOutcome {
   std::optional<int> wait_status;               // the process's exit status, if it exited
   bool timed_out = false;
   bool output_limit = false;
+  bool interrupted = false;
+  bool killed = false; // stopped by SIGKILL after the grace period
 };
 
-// Runs until process `pid` has exited and its output is drained, the deadline
-// passes, or a stream exceeds `output_cap` (then everything in the jail is killed).
-RunOutcome run_loop(jail::Jail& jail, pid_t pid, RunChannels& channels,
-                    std::chrono::steady_clock::time_point deadline, std::uint64_t output_cap,
-                    OutputSink& sink, ExecResult& result);
+RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& channels, const RunPolicy& policy,
+                    std::chrono::steady_clock::time_point deadline, std::uint64_t output_cap, OutputSink& sink,
+                    Canceller* canceller, ExecResult& result);
 
 } // namespace sandpit::session

@@ -1,9 +1,11 @@
 #include "sandpit/session/session.hpp"
 
+#include "result.hpp"
 #include "run_loop.hpp"
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/kernels/drivers.hpp"
+#include "sandpit/util/trace.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -12,7 +14,6 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace sandpit::session {
@@ -37,64 +38,37 @@ Result<sys::Fd> script_memfd(const std::string& code) {
   return fd;
 }
 
-std::string signal_text(int sig) {
-  const char* abbrev = ::sigabbrev_np(sig);
-  return fmt::format("signal {} (SIG{})", sig, abbrev != nullptr ? abbrev : "?");
+[[noreturn]] void start_failed(Language language, const Failure& f) {
+  throw Error(ExitCode::sandbox_setup, "start " + std::string(kernels::name_of(language)), f.message());
 }
 
-int status_code(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
-}
-
-void finish(ExecResult& r, const RunOutcome& o, const config::Limits& limits, const jail::CgroupUsage& usage,
-            const ExecRequest& request) {
-  const bool has_driver = request.language != Language::bash;
-  if (o.driver_result) {
-    const auto& d = *o.driver_result;
-    r.exit_code = d.value("exit_code", 1);
-    if (d.contains("value") && d["value"].is_object()) r.result = d["value"];
-    if (d.contains("error") && d["error"].is_object()) {
-      const auto& e = d["error"];
-      r.error = ErrorInfo{e.value("name", ""), e.value("value", ""), e.value("traceback", "")};
-    }
-  }
-  if (o.wait_status && (!has_driver || !o.driver_result || status_code(*o.wait_status) != 0)) {
-    if (r.exit_code == 0) r.exit_code = status_code(*o.wait_status);
-    if (WIFSIGNALED(*o.wait_status) && !r.error) {
-      r.error = ErrorInfo{"Killed", fmt::format("the {} process was killed by {}", kernels::name_of(request.language),
-                                                signal_text(WTERMSIG(*o.wait_status))), ""};
-    }
-  }
-  if (usage.oom_killed) {
-    r.error = ErrorInfo{"OutOfMemory", fmt::format("the sandbox ran out of memory (limit {})", units::format_size(limits.memory)), ""};
-    if (r.exit_code == 0) r.exit_code = 137;
-  }
-  if (o.output_limit) {
-    const char* which = r.stdout_truncated ? "stdout" : "stderr";
-    r.error = ErrorInfo{"OutputLimitExceeded",
-                        fmt::format("{} exceeded {}; the run was stopped", which, units::format_size(limits.output)), ""};
-    if (r.exit_code == 0) r.exit_code = 1;
-  }
-  if (o.timed_out) {
-    r.timed_out = true;
-    r.exit_code = 124;
-    r.error = ErrorInfo{"Timeout", fmt::format("the execution exceeded the {} timeout", units::format_duration(request.timeout)), ""};
-  }
-  if (!o.wait_status && !o.timed_out && !r.error) {
-    r.error = ErrorInfo{"SandboxLost", "the sandbox ended before the execution finished", ""};
-    r.exit_code = 1;
-  }
-  r.success = r.exit_code == 0 && !r.error && !r.timed_out;
+// Spawns `argv` in the jail with fresh stdout/stderr pipes and `third` as fd 3.
+struct Spawned {
+  pid_t pid;
+  sys::Fd out, err;
+};
+Spawned spawn_process(jail::Jail& jail, Language language, std::vector<std::string> argv, int third) {
+  auto out = sys::make_pipe();
+  auto err = sys::make_pipe();
+  if (!out || !err) start_failed(language, errno_failure("pipe"));
+  sys::Fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  jail::SpawnRequest spawn{std::move(argv), sandbox_environment(), "/workspace",
+                           {null_fd.get(), out->second.get(), err->second.get(), third}};
+  auto pid = jail.spawn(spawn);
+  if (!pid) start_failed(language, pid.failure());
+  (void)sys::set_nonblocking(out->first.get());
+  (void)sys::set_nonblocking(err->first.get());
+  return Spawned{*pid, std::move(out->first), std::move(err->first)};
 }
 
 } // namespace
 
-Session::Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name)
-    : m_config(config), m_jail(std::move(jail)), m_name(std::move(name)) {}
+Session::Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name, std::string workspace,
+                 Lifetime lifetime)
+    : m_config(config), m_jail(std::move(jail)), m_name(std::move(name)), m_workspace(std::move(workspace)),
+      m_lifetime(lifetime), m_started(Clock::now()) {}
 
-std::unique_ptr<Session> Session::start(const config::Config& config, const Workspace& workspace) {
+std::unique_ptr<Session> Session::start(const config::Config& config, const Workspace& workspace, Lifetime lifetime) {
   workspace.ensure_created();
   if (::geteuid() == 0) {
     // As root the sandbox user is the host's nobody: give it the workspace files.
@@ -113,7 +87,8 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
     }
     throw Error(ExitCode::sandbox_setup, "sandbox setup failed", why);
   }
-  return std::unique_ptr<Session>(new Session(config, std::move(jail).value(), "ws-" + workspace.id));
+  return std::unique_ptr<Session>(
+      new Session(config, std::move(jail).value(), "ws-" + workspace.id, workspace.host_dir.string(), lifetime));
 }
 
 std::vector<std::string> Session::command_for(Language language) const {
@@ -127,47 +102,111 @@ std::vector<std::string> Session::command_for(Language language) const {
   return argv;
 }
 
-ExecResult Session::execute(const ExecRequest& request, OutputSink& sink) {
+void Session::reap_dead_kernels() {
+  m_jail->drain_events();
+  for (auto it = m_kernels.begin(); it != m_kernels.end();) {
+    if (auto status = m_jail->take_exit(it->second.pid)) {
+      m_lost[it->first] = fmt::format("it exited with status {} while idle", status_code(*status));
+      it = m_kernels.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Session::Kernel& Session::kernel_for(Language language, OutputSink& sink, ExecResult& result) {
+  if (auto it = m_kernels.find(language); it != m_kernels.end()) return it->second;
+  auto ctl = sys::make_socketpair(SOCK_STREAM);
+  if (!ctl) start_failed(language, ctl.failure());
+  auto spawned = spawn_process(*m_jail, language, command_for(language), ctl->second.get());
+  (void)sys::set_nonblocking(ctl->first.get());
+  Kernel& kernel = m_kernels[language];
+  kernel.pid = spawned.pid;
+  kernel.out = std::move(spawned.out);
+  kernel.err = std::move(spawned.err);
+  kernel.ctl = std::move(ctl->first);
+  if (auto lost = m_lost.find(language); lost != m_lost.end()) {
+    std::string notice = fmt::format("sandpit: a new {} kernel was started because {}; earlier state is lost\n",
+                                     kernels::name_of(language), lost->second);
+    result.stderr_text += notice;
+    sink.on_stderr(notice);
+    m_lost.erase(lost);
+  }
+  return kernel;
+}
+
+ExecResult Session::execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller) {
+  auto started = Clock::now();
+  auto result = run(request, sink, canceller);
+  result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  return result;
+}
+
+ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller* canceller) {
   auto started = Clock::now();
   ExecResult result;
   result.language = request.language;
   result.session = m_name;
   result.execution_count = ++m_execution_count;
-
-  auto fail = [](const Failure& f) { return Error(ExitCode::sandbox_setup, "start execution", f.message()); };
-  auto out = sys::make_pipe();
-  auto err = sys::make_pipe();
-  if (!out || !err) throw fail(errno_failure("pipe"));
-  sys::Fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  RunChannels channels{std::move(out->first), std::move(err->first), {}};
-  sys::Fd third; // fd 3 of the process: the driver socket, or bash's script
+  const auto oom_before = m_jail->usage().oom_kills;
+  const bool fresh = m_lifetime == Lifetime::fresh;
+  RunPolicy policy{!fresh && request.language != Language::bash, fresh};
+  RunOutcome outcome;
   if (request.language == Language::bash) {
-    third = check(script_memfd(request.code), ExitCode::sandbox_setup, "start execution");
+    auto script = check(script_memfd(request.code), ExitCode::sandbox_setup, "start bash");
+    auto spawned = spawn_process(*m_jail, Language::bash, command_for(Language::bash), script.get());
+    outcome = run_loop(*m_jail, spawned.pid, {spawned.out.get(), spawned.err.get(), -1}, policy, started + request.timeout,
+                       m_config.limits.output, sink, canceller, result);
   } else {
-    auto ctl = sys::make_socketpair(SOCK_STREAM);
-    if (!ctl) throw fail(ctl.failure());
-    channels.ctl = std::move(ctl->first);
-    third = std::move(ctl->second);
+    reap_dead_kernels();
+    Kernel& kernel = kernel_for(request.language, sink, result);
+    trace::mark("kernel ready");
+    // A large cell may not fit the socket buffer: send it blocking, the driver reads it whole.
+    int flags = ::fcntl(kernel.ctl.get(), F_GETFL);
+    ::fcntl(kernel.ctl.get(), F_SETFL, flags & ~O_NONBLOCK);
+    (void)sys::write_all(kernel.ctl.get(), frame(request));
+    ::fcntl(kernel.ctl.get(), F_SETFL, flags);
+    if (fresh) ::shutdown(kernel.ctl.get(), SHUT_WR); // one cell, then the driver finishes and exits
+    ++kernel.executions;
+    outcome = run_loop(*m_jail, kernel.pid, {kernel.out.get(), kernel.err.get(), kernel.ctl.get()}, policy,
+                       started + request.timeout, m_config.limits.output, sink, canceller, result);
+    if (outcome.wait_status || outcome.killed || !outcome.driver_result) {
+      // The kernel is gone (or wedged): the next execution gets a new one.
+      if (!fresh) {
+        m_jail->signal(-kernel.pid, SIGKILL);
+        m_lost[request.language] = outcome.killed ? "the last one did not stop when interrupted"
+                                 : outcome.wait_status ? fmt::format("the last one died (status {})", status_code(*outcome.wait_status))
+                                                       : "the last one stopped answering";
+      }
+      m_kernels.erase(request.language);
+    }
   }
-  jail::SpawnRequest spawn{command_for(request.language), sandbox_environment(), "/workspace",
-                           {null_fd.get(), out->second.get(), err->second.get(), third.get()}};
-  auto pid = m_jail->spawn(spawn);
-  out->second.reset();
-  err->second.reset();
-  third.reset();
-  if (!pid) throw Error(ExitCode::sandbox_setup, "start " + std::string(kernels::name_of(request.language)), pid.failure().message());
-  if (channels.ctl.valid()) {
-    // One cell, then end of input: the driver exits once the cell and its event loop are done.
-    (void)sys::write_all(channels.ctl.get(), frame(request));
-    ::shutdown(channels.ctl.get(), SHUT_WR);
-  }
-  for (int fd : {channels.out.get(), channels.err.get(), channels.ctl.get()}) {
-    if (fd >= 0) (void)sys::set_nonblocking(fd);
-  }
-  auto outcome = run_loop(*m_jail, *pid, channels, started + request.timeout, m_config.limits.output, sink, result);
-  finish(result, outcome, m_config.limits, m_jail->usage(), request);
-  result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  finish(result, outcome, m_config.limits, m_jail->usage().oom_kills > oom_before, request);
   return result;
+}
+
+void Session::restart_kernels() {
+  for (auto& [language, kernel] : m_kernels) m_jail->signal(-kernel.pid, SIGKILL);
+  m_kernels.clear();
+  m_lost.clear();
+}
+
+void Session::kill_processes() {
+  restart_kernels();
+  m_jail->kill_all();
+}
+
+SessionInfo Session::info() const {
+  SessionInfo info;
+  info.name = m_name;
+  info.workspace = m_workspace;
+  info.uptime_s = std::chrono::duration<double>(Clock::now() - m_started).count();
+  info.execution_count = m_execution_count;
+  for (const auto& [language, kernel] : m_kernels) {
+    info.kernels.push_back({std::string(kernels::name_of(language)), kernel.pid, kernel.executions});
+  }
+  info.memory_bytes = m_jail->usage().memory_now;
+  return info;
 }
 
 } // namespace sandpit::session

@@ -99,9 +99,17 @@ class Sandpit:
         return proc, results
 
 
+    def stop(self):
+        """Stops the workspace's session daemon, if one runs; nothing may outlive a test."""
+        if (self.state / "sandpit" / "workspaces").exists():
+            self.run("session", "stop", "-w", str(self.workspace), timeout=30)
+
+
 @pytest.fixture
 def sp(tmp_path):
-    return Sandpit(tmp_path)
+    sandpit = Sandpit(tmp_path)
+    yield sandpit
+    sandpit.stop()
 
 
 def skip_unless(condition, reason):

@@ -88,8 +88,10 @@ def test_tmp_is_writable_and_private(sp):
     assert out == "secret\n"
     assert not (Path("/tmp") / name).exists()
     assert not list(sp.root.rglob(name)), "the sandbox /tmp leaked into the host state dir"
-    # A fresh run does not see the previous run's /tmp either.
-    assert inside(sp, f"test -e /tmp/{name} && echo present || echo absent") == "absent\n"
+    # The session keeps its /tmp between executions; a fresh jail has its own.
+    assert inside(sp, f"test -e /tmp/{name} && echo present || echo absent") == "present\n"
+    fresh = sp.shell(f"test -e /tmp/{name} && echo present || echo absent", "--fresh", check=0).stdout
+    assert fresh == "absent\n"
 
 
 def test_host_tmp_is_not_visible(sp):

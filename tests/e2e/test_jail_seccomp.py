@@ -113,7 +113,9 @@ def run_ctypes_checks(sandpit, specs):
 
 @pytest.fixture(scope="module")
 def msp(tmp_path_factory):
-    return Sandpit(tmp_path_factory.mktemp("seccomp"))
+    sandpit = Sandpit(tmp_path_factory.mktemp("seccomp"))
+    yield sandpit
+    sandpit.stop()
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,14 @@ def test_timeout_kills_the_whole_tree_including_setsid_daemons(sp):
     # Background children, a process group of their own, and a double-forked daemon.
     code = ("sleep 4241 & sleep 4242 & setsid sleep 4243 & "
             "(setsid bash -c 'sleep 4244' &) ; wait")
-    sp.shell(code, "--timeout", "1s", check=TIMED_OUT)
+    sp.shell(code, "--fresh", "--timeout", "1s", check=TIMED_OUT)
     time.sleep(0.2)
     for marker in ("sleep 4241", "sleep 4242", "sleep 4243", "sleep 4244"):
         assert host_processes_matching(marker) == [], f"{marker} outlived its execution"
 
 
 def test_background_processes_die_with_a_fresh_run(sp):
-    sp.shell("(setsid sleep 4245 &); echo started", check=0)
+    sp.shell("(setsid sleep 4245 &); echo started", "--fresh", check=0)
     time.sleep(0.2)
     assert host_processes_matching("sleep 4245") == []
 

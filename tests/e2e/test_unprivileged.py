@@ -35,6 +35,7 @@ def user_env():
                               env={**env, "SANDPIT_CONFIG": str(root / "home" / "sandpit.toml")})
 
     yield root, run
+    run("session", "stop")
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -82,7 +83,7 @@ def test_unprivileged_process_limit_falls_back_to_rlimit(user_env):
 
 def test_unprivileged_timeout_still_kills_everything(user_env):
     _, run = user_env
-    proc = run("shell", "--timeout", "1s", "--", "setsid sleep 4251 & sleep 4252")
+    proc = run("shell", "--fresh", "--timeout", "1s", "--", "setsid sleep 4251 & sleep 4252")
     assert proc.returncode == 124
     out = subprocess.run(["pgrep", "-f", "sleep 425[12]"], capture_output=True, text=True).stdout
     assert out.strip() == ""

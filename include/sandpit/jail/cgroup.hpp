@@ -12,9 +12,10 @@
 namespace sandpit::jail {
 
 struct CgroupUsage {
-  bool oom_killed = false;   // the memory limit was hit and the kernel killed a process
-  bool pids_limited = false; // a fork failed because of the pids limit
+  std::uint64_t oom_kills = 0;  // processes the kernel killed at the memory limit, ever
+  bool pids_limited = false;    // a fork failed because of the pids limit
   std::uint64_t memory_peak = 0;
+  std::uint64_t memory_now = 0;
 };
 
 class Cgroup {

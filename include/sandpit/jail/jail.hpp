@@ -47,12 +47,15 @@ public:
   // Kills every process in the jail except its init.
   void kill_all();
 
-  // Readable when the init has something to say; then call next_event().
+  // Readable when the init has something to say; then call read_events().
   int event_fd() const { return m_ctl.get(); }
-  // The next exit event, reading from the socket if none is queued. nullopt when
-  // the init is gone (the jail is dead).
-  std::optional<ExitEvent> next_event();
-  std::optional<ExitEvent> pop_queued_event();
+  // Reads one message from the init and queues it. false once the init is gone (the jail is dead).
+  bool read_events();
+  // Reads whatever the init has sent, without blocking. false once the init is gone.
+  bool drain_events();
+  // Removes and returns the exit status of `pid` if it has been reported.
+  std::optional<int> take_exit(pid_t pid);
+  bool dead() const { return m_dead; }
 
   CgroupUsage usage() const;
   const LimitMechanism& limits() const { return m_limits; }

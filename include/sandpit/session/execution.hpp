@@ -43,6 +43,8 @@ struct ExecResult {
 
 // The object `exec --json` prints, with exactly the fields of DESIGN.md.
 nlohmann::ordered_json to_json(const ExecResult& result);
+// The inverse, for a client reading a daemon's answer. Missing fields keep their defaults.
+ExecResult from_json(const nlohmann::json& object);
 
 // Receives output as the sandboxed code produces it (already capped).
 class OutputSink {

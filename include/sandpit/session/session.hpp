@@ -1,4 +1,4 @@
-// Session: one jail for one workspace and the executions that run in it, one at a time.
+// Session: one jail for one workspace, its long-lived kernels, and the executions that run in it one at a time.
 #pragma once
 
 #include "sandpit/config/config.hpp"
@@ -6,34 +6,81 @@
 #include "sandpit/jail/jail.hpp"
 #include "sandpit/session/execution.hpp"
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace sandpit::session {
 
+class Canceller;
+
 // The fixed environment every sandboxed process starts with; nothing of the host's enters.
 std::vector<std::string> sandbox_environment();
+
+// fresh: a throwaway jail; each execution's process is the whole story and
+// stopping it kills everything. persistent: kernels live on between
+// executions and background processes until the session ends.
+enum class Lifetime { fresh, persistent };
+
+struct KernelInfo {
+  std::string language;
+  pid_t pid;      // inside the jail
+  int executions; // cells this kernel ran
+};
+
+struct SessionInfo {
+  std::string name;
+  std::string workspace;
+  double uptime_s = 0;
+  int execution_count = 0;
+  std::vector<KernelInfo> kernels;
+  std::uint64_t memory_bytes = 0; // of the whole jail, when a cgroup measures it
+};
 
 class Session {
 public:
   // Starts the jail for `workspace`. Throws Error(sandbox_setup) naming the step that failed.
-  static std::unique_ptr<Session> start(const config::Config& config, const Workspace& workspace);
+  static std::unique_ptr<Session> start(const config::Config& config, const Workspace& workspace, Lifetime lifetime);
 
-  // Runs one execution to completion (or timeout, or output limit), streaming output to `sink`.
-  ExecResult execute(const ExecRequest& request, OutputSink& sink);
+  // Runs one execution to completion (or timeout, output limit, interrupt), streaming output to `sink`.
+  ExecResult execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller = nullptr);
 
+  // Stops every kernel: the next execution starts with fresh interpreter state.
+  void restart_kernels();
+  // Kills every process in the jail (kernels and anything left in the background).
+  void kill_processes();
+  // Kills every process in the jail without touching session state: the one
+  // call that is safe from another thread while an execution runs.
+  void interrupt_all() { m_jail->kill_all(); }
+  SessionInfo info() const;
   const std::string& name() const { return m_name; }
   const jail::Jail& jail() const { return *m_jail; }
 
 private:
-  Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name);
+  struct Kernel {
+    pid_t pid = -1;
+    sys::Fd out, err, ctl;
+    int executions = 0;
+  };
+
+  Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name, std::string workspace,
+          Lifetime lifetime);
   std::vector<std::string> command_for(kernels::Language language) const;
+  Kernel& kernel_for(kernels::Language language, OutputSink& sink, ExecResult& result);
+  void reap_dead_kernels();
+  ExecResult run(const ExecRequest& request, OutputSink& sink, Canceller* canceller);
 
   config::Config m_config;
   std::unique_ptr<jail::Jail> m_jail;
   std::string m_name;
+  std::string m_workspace;
+  Lifetime m_lifetime;
+  std::chrono::steady_clock::time_point m_started;
   int m_execution_count = 0;
+  std::map<kernels::Language, Kernel> m_kernels;
+  std::map<kernels::Language, std::string> m_lost; // why a kernel's state was lost, told to the next execution
 };
 
 } // namespace sandpit::session

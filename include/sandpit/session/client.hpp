@@ -1,0 +1,44 @@
+// Client: a connection to a workspace's session daemon, started on demand, that runs executions and session commands.
+#pragma once
+
+#include "sandpit/core/paths.hpp"
+#include "sandpit/session/execution.hpp"
+#include "sandpit/session/protocol.hpp"
+#include "sandpit/sys/fd.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace sandpit::session {
+
+enum class Start { yes, no };
+
+class Client {
+public:
+  // Connects to the workspace's daemon. With Start::yes a missing daemon is
+  // started (under a lock, so racing clients start exactly one) and a stale
+  // socket removed. nullopt only with Start::no and no daemon. Throws Error.
+  static std::optional<Client> connect(const Workspace& workspace, const std::string& config_file, Start start);
+
+  // Runs one execution; output reaches `sink` as it is produced. SIGINT
+  // (Ctrl-C) while it runs interrupts the code, not this process. `on_event`,
+  // when set, sees every event message as it arrives (for --events).
+  ExecResult execute(const protocol::Execute& request, OutputSink& sink,
+                     const std::function<void(const nlohmann::json&)>& on_event = {});
+
+  // info / restart / reset / shutdown: the daemon's reply. Throws Error on an error reply.
+  nlohmann::json call(protocol::RequestType type);
+
+  const nlohmann::json& hello() const { return m_hello; }
+
+private:
+  explicit Client(sys::Fd fd) : m_fd(std::move(fd)), m_reader(std::make_unique<protocol::LineReader>(m_fd.get())) {}
+  nlohmann::json read_reply();
+
+  sys::Fd m_fd;
+  std::unique_ptr<protocol::LineReader> m_reader;
+  nlohmann::json m_hello;
+};
+
+} // namespace sandpit::session

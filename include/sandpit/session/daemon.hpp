@@ -1,0 +1,25 @@
+// The session daemon: one per workspace, owns a persistent Session and serves clients over a unix socket.
+#pragma once
+
+#include "sandpit/config/config.hpp"
+#include "sandpit/core/paths.hpp"
+
+#include <string>
+
+namespace sandpit::session {
+
+// argv[1] that makes the sandpit binary run as a session daemon.
+inline constexpr const char* k_daemon_arg = "__session-daemon";
+
+// The socket and lock of a workspace's daemon.
+std::string socket_path(const Workspace& workspace);
+std::string lock_path(const Workspace& workspace);
+
+// Serves until idle for config.idle_timeout or told to shut down. Writes "ok\n"
+// (or one line of error) to `ready_fd` once clients may connect. Returns the exit code.
+int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd);
+
+// Entry point for `sandpit __session-daemon <workspace> <ready-fd> [<config file>]`.
+int daemon_main(int argc, char** argv);
+
+} // namespace sandpit::session

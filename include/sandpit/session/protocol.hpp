@@ -1,0 +1,67 @@
+// The client-daemon protocol: newline-delimited JSON over a unix socket, a closed set of requests, each validated and size-bounded.
+#pragma once
+
+#include "sandpit/util/result.hpp"
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sandpit::session::protocol {
+
+// Bumped whenever a request or reply changes shape. A client and a daemon of
+// different versions refuse each other with a message that says what to run.
+inline constexpr int k_version = 1;
+// Longest line either side accepts (a cell of code fits well within it).
+inline constexpr std::size_t k_max_line = 16u << 20;
+inline constexpr std::size_t k_max_code = 8u << 20;
+
+enum class RequestType { hello, execute, interrupt, info, restart, reset, shutdown };
+
+struct Execute {
+  std::string language; // "python" | "javascript" | "bash" (already resolved from aliases)
+  std::string code;
+  std::string filename = "<cell>";
+  std::int64_t timeout_ms = 30'000;
+  bool wait = true; // false: answer "busy" instead of queueing behind another execution
+};
+
+struct Request {
+  RequestType type = RequestType::info;
+  int protocol = 0;       // hello
+  std::string client;     // hello: "sandpit 0.1.0"
+  Execute execute;        // execute
+};
+
+// Decodes one line (without its newline). Anything outside the closed set of
+// requests, with a missing, extra or mistyped field, is a Failure saying what.
+Result<Request> decode_request(std::string_view line);
+
+nlohmann::json encode(const Request& request);
+std::string_view type_name(RequestType type);
+
+// Reads newline-delimited messages from a stream socket, refusing lines longer than k_max_line.
+class LineReader {
+public:
+  explicit LineReader(int fd) : m_fd(fd) {}
+  // Blocks for the next line. nullopt at EOF; Failure on a read error or an overlong line.
+  Result<std::optional<std::string>> next();
+  // Takes what is readable now without blocking. nullopt: nothing whole yet.
+  Result<std::optional<std::string>> poll_next();
+  bool eof() const { return m_eof; }
+
+private:
+  Result<bool> fill(bool blocking);
+  std::optional<std::string> take_line();
+
+  int m_fd;
+  std::string m_buffer;
+  bool m_eof = false;
+};
+
+// Writes one message and its newline.
+Result<void> send(int fd, const nlohmann::json& message);
+
+} // namespace sandpit::session::protocol

@@ -1,0 +1,145 @@
+// `sandpit session list|info|stop|restart|reset`: the workspace session daemons.
+#include "commands.hpp"
+
+#include "sandpit/core/error.hpp"
+#include "sandpit/core/paths.hpp"
+#include "sandpit/session/client.hpp"
+#include "sandpit/util/units.hpp"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <fmt/format.h>
+#include <thread>
+
+namespace sandpit::cli {
+namespace {
+
+using nlohmann::json;
+using session::protocol::RequestType;
+
+std::string kernels_text(const json& info) {
+  std::vector<std::string> names;
+  for (const auto& k : info.value("kernels", json::array())) names.push_back(k.value("language", "?"));
+  return names.empty() ? "-" : fmt::format("{}", fmt::join(names, ","));
+}
+
+std::string memory_text(std::uint64_t bytes) {
+  if (bytes == 0) return "-";
+  return fmt::format("{:.1f}MiB", static_cast<double>(bytes) / (1 << 20));
+}
+
+std::string uptime_text(double seconds) {
+  auto s = static_cast<long>(seconds);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+}
+
+// Every workspace whose daemon answers, without starting any.
+std::vector<json> running_sessions() {
+  std::vector<json> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(state_home() / "workspaces", ec)) {
+    if (!fs::exists(entry.path() / "socket", ec)) continue;
+    Workspace ws;
+    ws.state_dir = entry.path();
+    ws.files_dir = entry.path() / "files";
+    ws.id = entry.path().filename().string();
+    try {
+      auto client = session::Client::connect(ws, "", session::Start::no);
+      if (client) out.push_back(client->call(RequestType::info));
+    } catch (const Error&) {
+      // a stale socket: nobody there
+    }
+  }
+  return out;
+}
+
+class SessionCommand final : public Command {
+public:
+  std::string_view name() const override { return "session"; }
+  std::string_view summary() const override { return "List, inspect, stop, restart or reset workspace sessions"; }
+
+  void add_to(CLI::App& app) override {
+    app.add_option("action", m_action, "list, info, stop, restart (drops interpreter state) or reset (also wipes /workspace)")
+        ->required()
+        ->check(CLI::IsMember({"list", "info", "stop", "restart", "reset"}))
+        ->type_name("ACTION");
+    app.add_option("-w,--workspace", m_workspace, "Workspace directory (default: $SANDPIT_WORKSPACE or .)")->type_name("DIR");
+    app.add_flag("--json", m_json, "Print JSON");
+  }
+
+  ExitCode run(Context& context) override {
+    if (m_action == "list") return list();
+    auto workspace = Workspace::resolve(m_workspace);
+    auto client = session::Client::connect(workspace, context.config_file, session::Start::no);
+    if (m_action == "info") {
+      json info = client ? client->call(RequestType::info) : json{{"type", "info"}, {"session", nullptr}, {"workspace", workspace.host_dir.string()}};
+      print_info(info, client.has_value());
+      return ExitCode::success;
+    }
+    if (m_action == "reset" && !client) {
+      // No daemon: wiping the files is all there is to do.
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(workspace.files_dir, ec)) fs::remove_all(entry.path(), ec);
+    } else if (client) {
+      auto type = m_action == "stop" ? RequestType::shutdown : m_action == "restart" ? RequestType::restart : RequestType::reset;
+      client->call(type);
+      if (type == RequestType::shutdown) wait_gone(workspace);
+    }
+    if (m_json) fmt::print("{}\n", json{{"action", m_action}, {"workspace", workspace.host_dir.string()}, {"was_running", client.has_value()}}.dump());
+    else if (!client && m_action != "reset") fmt::print("no session is running for {}\n", workspace.host_dir.string());
+    return ExitCode::success;
+  }
+
+private:
+  ExitCode list() const {
+    auto sessions = running_sessions();
+    if (m_json) {
+      fmt::print("{}\n", json(sessions).dump());
+      return ExitCode::success;
+    }
+    fmt::print("{:<40} {:>8} {:>9} {:>9} {:>6}  {}\n", "WORKSPACE", "PID", "UPTIME", "MEMORY", "RUNS", "KERNELS");
+    for (const auto& s : sessions) {
+      fmt::print("{:<40} {:>8} {:>9} {:>9} {:>6}  {}\n", s.value("workspace", "?"), s.value("pid", 0), uptime_text(s.value("uptime_s", 0.0)),
+                 memory_text(s.value("memory_bytes", std::uint64_t{0})), s.value("execution_count", 0), kernels_text(s));
+    }
+    return ExitCode::success;
+  }
+
+  void print_info(const json& info, bool running) const {
+    if (m_json) {
+      fmt::print("{}\n", info.dump());
+      return;
+    }
+    if (!running) {
+      fmt::print("no session is running for {}\n", info.value("workspace", ""));
+      return;
+    }
+    fmt::print("session     {}\nworkspace   {}\npid         {}\nuptime      {}\nexecutions  {}\nkernels     {}\nmemory      {}\n",
+               info.value("session", ""), info.value("workspace", ""), info.value("pid", 0), uptime_text(info.value("uptime_s", 0.0)),
+               info.value("execution_count", 0), kernels_text(info), memory_text(info.value("memory_bytes", std::uint64_t{0})));
+  }
+
+  // `stop` returns once the daemon is gone, so nothing of it is left behind.
+  static void wait_gone(const Workspace& workspace) {
+    for (int i = 0; i < 500; ++i) {
+      std::error_code ec;
+      if (!fs::exists(workspace.state_dir / "socket", ec)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20)); // let it finish tearing the jail down
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  std::string m_action;
+  std::string m_workspace;
+  bool m_json = false;
+};
+
+} // namespace
+
+std::unique_ptr<Command> make_session_command() { return std::make_unique<SessionCommand>(); }
+
+} // namespace sandpit::cli

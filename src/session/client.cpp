@@ -1,0 +1,169 @@
+#include "sandpit/session/client.hpp"
+
+#include "sandpit/core/error.hpp"
+#include "sandpit/session/daemon.hpp"
+#include "sandpit/sys/unix_socket.hpp"
+#include "sandpit/util/trace.hpp"
+
+#include <csignal>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace sandpit::session {
+namespace {
+
+using nlohmann::json;
+using protocol::RequestType;
+
+[[noreturn]] void fail(const std::string& what, const std::string& why, ExitCode code = ExitCode::sandbox_setup) {
+  throw Error(code, what, why);
+}
+
+// Starts `sandpit __session-daemon` detached, and waits until it listens or says why it cannot.
+void spawn_daemon(const Workspace& workspace, const std::string& config_file) {
+  auto ready = sys::make_pipe();
+  if (!ready) fail("start session", ready.failure().message());
+  pid_t pid = ::fork();
+  if (pid < 0) fail("start session", std::strerror(errno));
+  if (pid == 0) {
+    ::setsid();
+    int null_fd = ::open("/dev/null", O_RDWR);
+    int log = ::open((workspace.state_dir / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    ::dup2(null_fd, 0);
+    ::dup2(null_fd, 1);
+    ::dup2(log >= 0 ? log : null_fd, 2);
+    int ready_fd = ::fcntl(ready->second.get(), F_DUPFD, 3);
+    ::dup2(ready_fd, 3);
+    ::syscall(SYS_close_range, 4U, ~0U, 0U); // nothing of the client's reaches the daemon
+    if (::chdir("/") != 0) ::_exit(125);
+    std::string exe = "/proc/self/exe";
+    std::vector<std::string> args = {"sandpit", k_daemon_arg, workspace.host_dir.string(), "3", config_file};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(125);
+  }
+  ready->second.reset();
+  auto answer = sys::read_all(ready->first.get());
+  if (answer && *answer == "ok\n") return;
+  ::waitpid(pid, nullptr, WNOHANG);
+  std::string line = answer ? *answer : std::string();
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  auto tab = line.find('\t');
+  if (tab == std::string::npos) fail("start session", line.empty() ? "the session daemon exited at start (see " + (workspace.state_dir / "daemon.log").string() + ")" : line);
+  int code = std::atoi(line.substr(0, tab).c_str());
+  auto message = line.substr(tab + 1);
+  auto colon = message.find(": ");
+  throw Error(static_cast<ExitCode>(code ? code : 125), message.substr(0, colon), colon == std::string::npos ? "" : message.substr(colon + 2));
+}
+
+std::optional<sys::Fd> try_connect(const Workspace& workspace) {
+  auto fd = sys::connect_unix(workspace.state_dir.string(), "socket");
+  if (fd) return std::move(fd).value();
+  int err = fd.failure().err;
+  if (err == ENOENT || err == ECONNREFUSED) return std::nullopt;
+  fail("connect to session", fd.failure().message());
+}
+
+} // namespace
+
+std::optional<Client> Client::connect(const Workspace& workspace, const std::string& config_file, Start start) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto fd = try_connect(workspace);
+    if (!fd && start == Start::no) return std::nullopt;
+    if (!fd) {
+      workspace.ensure_created();
+      sys::Fd lock(::open(lock_path(workspace).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+      if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) fail("lock " + lock_path(workspace), std::strerror(errno));
+      fd = try_connect(workspace); // another client may have started it while we waited
+      if (!fd) {
+        spawn_daemon(workspace, config_file);
+        trace::mark("daemon started");
+        fd = try_connect(workspace);
+      }
+      if (!fd) fail("connect to session", "the daemon started but does not answer");
+    }
+    Client client(std::move(*fd));
+    (void)protocol::send(client.m_fd.get(), protocol::encode({RequestType::hello, protocol::k_version, "sandpit " SANDPIT_VERSION, {}}));
+    auto line = client.m_reader->next();
+    if (!line || !*line) continue; // it was leaving (idle exit) as we came: try once more
+    json hello = json::parse(**line, nullptr, false);
+    if (hello.value("type", "") == "error") fail("session", hello.value("message", "refused"), ExitCode::usage);
+    if (hello.value("type", "") != "hello") fail("session", "unexpected answer from the session daemon");
+    client.m_hello = std::move(hello);
+    return client;
+  }
+  fail("connect to session", "the session daemon closed the connection twice");
+}
+
+json Client::read_reply() {
+  auto line = m_reader->next();
+  if (!line || !*line) fail("session", "the session daemon went away");
+  json reply = json::parse(**line, nullptr, false);
+  if (!reply.is_object()) fail("session", "unreadable answer from the session daemon");
+  return reply;
+}
+
+json Client::call(RequestType type) {
+  protocol::Request request;
+  request.type = type;
+  if (auto r = protocol::send(m_fd.get(), protocol::encode(request)); !r) fail("session", r.failure().message());
+  auto reply = read_reply();
+  if (reply.value("type", "") == "error") {
+    fail(reply.value("what", "session"), reply.value("message", ""), static_cast<ExitCode>(reply.value("exit_code", 125)));
+  }
+  return reply;
+}
+
+ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const std::function<void(const json&)>& on_event) {
+  protocol::Request request;
+  request.type = RequestType::execute;
+  request.execute = e;
+  if (auto r = protocol::send(m_fd.get(), protocol::encode(request)); !r) fail("session", r.failure().message());
+  // Ctrl-C interrupts the code in the sandbox, not us: take SIGINT through a signalfd while it runs.
+  sigset_t ints, old;
+  sigemptyset(&ints);
+  sigaddset(&ints, SIGINT);
+  ::sigprocmask(SIG_BLOCK, &ints, &old);
+  sys::Fd sigfd(::signalfd(-1, &ints, SFD_CLOEXEC | SFD_NONBLOCK));
+  struct Restore {
+    sigset_t mask;
+    ~Restore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{old};
+  while (true) {
+    auto line = m_reader->poll_next();
+    if (!line) fail("session", line.failure().message());
+    if (!*line) {
+      if (m_reader->eof()) fail("session", "the session daemon went away during the execution");
+      pollfd fds[2] = {{m_fd.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) fail("session", std::strerror(errno));
+      if ((fds[1].revents & POLLIN) != 0) {
+        signalfd_siginfo info;
+        while (::read(sigfd.get(), &info, sizeof info) == sizeof info) {
+        }
+        (void)protocol::send(m_fd.get(), {{"type", "interrupt"}});
+      }
+      continue;
+    }
+    json event = json::parse(**line, nullptr, false);
+    if (on_event) on_event(event);
+    const auto type = event.value("type", "");
+    if (type == "stream") {
+      const auto text = event.value("text", "");
+      event.value("name", "") == "stderr" ? sink.on_stderr(text) : sink.on_stdout(text);
+    } else if (type == "result") {
+      return from_json(event["result"]);
+    } else if (type == "error") {
+      fail(event.value("what", "session"), event.value("message", ""), static_cast<ExitCode>(event.value("exit_code", 125)));
+    }
+  }
+}
+
+} // namespace sandpit::session

@@ -1,0 +1,274 @@
+#include "sandpit/session/daemon.hpp"
+
+#include "event_sink.hpp"
+#include "run_loop.hpp"
+#include "turns.hpp"
+
+#include "sandpit/core/error.hpp"
+#include "sandpit/session/protocol.hpp"
+#include "sandpit/session/session.hpp"
+#include "sandpit/sys/unix_socket.hpp"
+
+#include <atomic>
+#include <fmt/format.h>
+#include <mutex>
+#include <poll.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace sandpit::session {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using protocol::RequestType;
+
+// `what` and `message` become the client's `sandpit: <what>: <message>`.
+json error_message(std::string_view code, const std::string& message, int exit_code, const std::string& what = "session") {
+  return {{"type", "error"}, {"code", code}, {"what", what}, {"message", message}, {"exit_code", exit_code}};
+}
+
+// Interrupts the running execution when its client asks (Ctrl-C) or goes away.
+class ClientCanceller final : public Canceller {
+public:
+  ClientCanceller(int fd, protocol::LineReader& reader) : m_fd(fd), m_reader(reader) {}
+  int fd() const override { return m_fd; }
+  Stop on_readable() override {
+    auto line = m_reader.poll_next();
+    if (!line || m_reader.eof()) {
+      m_fd = -1; // gone: stop the run, it has nobody to report to
+      return Stop::interrupt;
+    }
+    if (!*line) return Stop::none;
+    auto request = protocol::decode_request(**line);
+    return request && request->type == RequestType::interrupt ? Stop::interrupt : Stop::none;
+  }
+
+private:
+  int m_fd;
+  protocol::LineReader& m_reader;
+};
+
+class Daemon {
+public:
+  Daemon(std::unique_ptr<Session> session, sys::Fd listener, Workspace workspace, units::Millis idle)
+      : m_session(std::move(session)), m_listener(std::move(listener)), m_workspace(std::move(workspace)), m_idle(idle),
+        m_started(Clock::now()), m_idle_since(Clock::now()) {
+    auto wake = sys::make_pipe();
+    if (wake) m_wake = std::move(wake).value();
+    m_info = m_session->info();
+  }
+
+  // Accepts clients until shut down or idle; no polling: the loop sleeps until a client or the idle deadline.
+  void serve() {
+    while (!m_stop) {
+      int timeout = -1;
+      {
+        std::lock_guard lock(m_mutex);
+        if (m_active == 0) {
+          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m_idle_since + m_idle - Clock::now()).count();
+          if (left <= 0) break;
+          timeout = static_cast<int>(std::min<long long>(left, 3'600'000));
+        }
+      }
+      pollfd fds[2] = {{m_listener.get(), POLLIN, 0}, {m_wake.first.get(), POLLIN, 0}};
+      if (::poll(fds, 2, timeout) < 0 && errno != EINTR) break;
+      if ((fds[1].revents & POLLIN) != 0) {
+        char buf[64];
+        [[maybe_unused]] auto n = ::read(m_wake.first.get(), buf, sizeof buf);
+      }
+      if ((fds[0].revents & POLLIN) != 0) accept_one();
+    }
+  }
+
+  // Ends running executions (their processes are killed), waits for their
+  // threads to let go of the session, and tears the jail down.
+  void close() {
+    m_session->interrupt_all();
+    Turn last(m_turns, m_turns.take());
+    m_session.reset();
+  }
+
+private:
+  void accept_one() {
+    sys::Fd conn(::accept4(m_listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn.valid()) return;
+    auto uid = sys::peer_uid(conn.get());
+    if (!uid || *uid != ::getuid()) return; // another user: close without a word
+    {
+      std::lock_guard lock(m_mutex);
+      ++m_active;
+    }
+    std::thread([this, fd = conn.release()] { serve_client(sys::Fd(fd)); }).detach();
+  }
+
+  void serve_client(sys::Fd conn) {
+    protocol::LineReader reader(conn.get());
+    bool greeted = false;
+    while (!m_stop) {
+      auto line = reader.next();
+      if (!line || !*line) break;
+      auto request = protocol::decode_request(**line);
+      if (!request) {
+        (void)protocol::send(conn.get(), error_message("protocol", request.failure().message(), 2));
+        continue;
+      }
+      if (!greeted && request->type != RequestType::hello) {
+        (void)protocol::send(conn.get(), error_message("protocol", "say hello first", 2));
+        break;
+      }
+      if (!handle(conn.get(), reader, *request, greeted)) break;
+    }
+    std::lock_guard lock(m_mutex);
+    if (--m_active == 0) m_idle_since = Clock::now();
+    [[maybe_unused]] auto n = ::write(m_wake.second.get(), "x", 1);
+  }
+
+  // Returns false when the connection should close.
+  bool handle(int fd, protocol::LineReader& reader, const protocol::Request& r, bool& greeted) {
+    switch (r.type) {
+    case RequestType::hello:
+      if (r.protocol != protocol::k_version) {
+        (void)protocol::send(fd, error_message("version",
+                                               fmt::format("the session daemon for this workspace speaks protocol {}, this "
+                                                           "client {}: run `sandpit session stop` and try again",
+                                                           protocol::k_version, r.protocol), 2));
+        return false;
+      }
+      greeted = true;
+      (void)protocol::send(fd, {{"type", "hello"}, {"protocol", protocol::k_version}, {"session", m_session->name()}, {"pid", ::getpid()}});
+      return true;
+    case RequestType::execute: execute(fd, reader, r.execute); return true;
+    case RequestType::interrupt: return true; // nothing is running for this client
+    case RequestType::info: (void)protocol::send(fd, info()); return true;
+    case RequestType::restart:
+    case RequestType::reset: {
+      Turn turn(m_turns, m_turns.take());
+      r.type == RequestType::restart ? m_session->restart_kernels() : reset();
+      snapshot();
+      (void)protocol::send(fd, {{"type", "ok"}});
+      return true;
+    }
+    case RequestType::shutdown:
+      (void)protocol::send(fd, {{"type", "ok"}});
+      m_stop = true;
+      [[maybe_unused]] auto n = ::write(m_wake.second.get(), "x", 1);
+      return false;
+    }
+    return true;
+  }
+
+  void execute(int fd, protocol::LineReader& reader, const protocol::Execute& e) {
+    auto ticket = e.wait ? std::optional(m_turns.take()) : m_turns.take_if_idle();
+    if (!ticket) {
+      (void)protocol::send(fd, error_message("busy", "another execution is running in this session (drop --no-wait to queue)", 1, "busy"));
+      return;
+    }
+    Turn turn(m_turns, *ticket);
+    ExecRequest request{*kernels::parse_language(e.language), e.code, e.filename, units::Millis(e.timeout_ms)};
+    EventSink sink(fd);
+    ClientCanceller canceller(fd, reader);
+    try {
+      auto result = m_session->execute(request, sink, &canceller);
+      sink.flush();
+      snapshot();
+      (void)protocol::send(fd, {{"type", "result"}, {"result", to_json(result)}});
+    } catch (const Error& err) {
+      (void)protocol::send(fd, error_message("setup", err.reason(), static_cast<int>(err.code()), err.subject()));
+    }
+  }
+
+  void reset() {
+    m_session->kill_processes();
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(m_workspace.files_dir, ec)) fs::remove_all(entry.path(), ec);
+  }
+
+  void snapshot() {
+    auto info = m_session->info();
+    std::lock_guard lock(m_mutex);
+    m_info = std::move(info);
+  }
+
+  json info() {
+    std::lock_guard lock(m_mutex);
+    json kernels = json::array();
+    for (const auto& k : m_info.kernels) kernels.push_back({{"language", k.language}, {"pid", k.pid}, {"executions", k.executions}});
+    return {{"type", "info"},
+            {"session", m_info.name},
+            {"workspace", m_info.workspace},
+            {"pid", ::getpid()},
+            {"uptime_s", std::chrono::duration<double>(Clock::now() - m_started).count()},
+            {"execution_count", m_info.execution_count},
+            {"kernels", kernels},
+            {"memory_bytes", m_info.memory_bytes},
+            {"clients", m_active}};
+  }
+
+  std::unique_ptr<Session> m_session;
+  sys::Fd m_listener;
+  Workspace m_workspace;
+  units::Millis m_idle;
+  Clock::time_point m_started;
+  sys::FdPair m_wake;
+  Turns m_turns;
+  std::mutex m_mutex; // m_active, m_idle_since, m_info
+  int m_active = 0;
+  Clock::time_point m_idle_since;
+  SessionInfo m_info;
+  std::atomic<bool> m_stop{false};
+};
+
+} // namespace
+
+std::string socket_path(const Workspace& workspace) { return (workspace.state_dir / "socket").string(); }
+std::string lock_path(const Workspace& workspace) { return (workspace.state_dir / "lock").string(); }
+
+int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd) {
+  auto report = [&](const std::string& line) {
+    if (ready_fd < 0) return;
+    (void)sys::write_all(ready_fd, line + "\n");
+    ::close(ready_fd);
+    ready_fd = -1;
+  };
+  std::unique_ptr<Session> session;
+  try {
+    session = Session::start(config, workspace, Lifetime::persistent);
+  } catch (const Error& e) {
+    report(fmt::format("{}\t{}: {}", static_cast<int>(e.code()), e.subject(), e.reason()));
+    return static_cast<int>(e.code());
+  }
+  auto listener = sys::listen_unix(workspace.state_dir.string(), "socket");
+  if (!listener) {
+    report(fmt::format("125\tsession daemon: {}", listener.failure().message()));
+    return 125;
+  }
+  Daemon daemon(std::move(session), std::move(listener).value(), workspace, config.idle_timeout);
+  report("ok");
+  daemon.serve();
+  // New clients must start a new daemon from here on; this one is leaving.
+  ::unlink(socket_path(workspace).c_str());
+  daemon.close();
+  return 0;
+}
+
+} // namespace sandpit::session
+
+namespace sandpit::session {
+
+int daemon_main(int argc, char** argv) {
+  // sandpit __session-daemon <workspace> <ready-fd> [<config file>]
+  if (argc < 4) return 2;
+  int ready_fd = std::atoi(argv[3]);
+  try {
+    auto workspace = Workspace::resolve(argv[2]);
+    auto config = config::load({argc > 4 ? argv[4] : ""});
+    return run_daemon(workspace, config, ready_fd);
+  } catch (const Error& e) {
+    (void)sys::write_all(ready_fd, fmt::format("{}\t{}: {}\n", static_cast<int>(e.code()), e.subject(), e.reason()));
+    return static_cast<int>(e.code());
+  }
+}
+
+} // namespace sandpit::session

@@ -1,0 +1,39 @@
+// Output events for a client: stdout/stderr chunks as protocol messages, never splitting a UTF-8 character.
+#pragma once
+
+#include "sandpit/session/execution.hpp"
+#include "sandpit/session/protocol.hpp"
+
+namespace sandpit::session {
+
+// Length of the longest prefix of `data` that ends on a UTF-8 character boundary
+// (an incomplete sequence at the end is held back for the next chunk).
+std::size_t complete_utf8_prefix(std::string_view data);
+
+class EventSink final : public OutputSink {
+public:
+  explicit EventSink(int fd) : m_fd(fd) {}
+  void on_stdout(std::string_view data) override { emit("stdout", m_pending_out, data); }
+  void on_stderr(std::string_view data) override { emit("stderr", m_pending_err, data); }
+  // Sends what was held back (at the end of an execution).
+  void flush() {
+    emit("stdout", m_pending_out, {}, true);
+    emit("stderr", m_pending_err, {}, true);
+  }
+
+private:
+  void emit(const char* name, std::string& pending, std::string_view data, bool all = false) {
+    pending.append(data);
+    std::size_t n = all ? pending.size() : complete_utf8_prefix(pending);
+    if (n == 0) return;
+    // A client that went away gets nothing more; the run loop sees the hang-up.
+    (void)protocol::send(m_fd, {{"type", "stream"}, {"name", name}, {"text", pending.substr(0, n)}});
+    pending.erase(0, n);
+  }
+
+  int m_fd;
+  std::string m_pending_out;
+  std::string m_pending_err;
+};
+
+} // namespace sandpit::session

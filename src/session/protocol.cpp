@@ -1,0 +1,170 @@
+#include "sandpit/session/protocol.hpp"
+
+#include "sandpit/sys/fd.hpp"
+
+#include <array>
+#include <cerrno>
+#include <fmt/format.h>
+#include <set>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace sandpit::session::protocol {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::pair<std::string_view, RequestType>, 7> k_types{{{"hello", RequestType::hello},
+                                                                          {"execute", RequestType::execute},
+                                                                          {"interrupt", RequestType::interrupt},
+                                                                          {"info", RequestType::info},
+                                                                          {"restart", RequestType::restart},
+                                                                          {"reset", RequestType::reset},
+                                                                          {"shutdown", RequestType::shutdown}}};
+
+Failure bad(std::string why) { return Failure{"protocol", 0, std::move(why)}; }
+
+// Every field the request may carry, and nothing else.
+std::optional<Failure> check_fields(const json& message, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : message.items()) {
+    bool known = key == "type";
+    for (auto name : allowed) known = known || key == name;
+    if (!known) return bad(fmt::format("unexpected field '{}'", key));
+  }
+  return std::nullopt;
+}
+
+Result<Request> decode_execute(const json& m) {
+  if (auto f = check_fields(m, {"language", "code", "filename", "timeout_ms", "wait"})) return *f;
+  Request r;
+  r.type = RequestType::execute;
+  auto& e = r.execute;
+  if (!m.contains("language") || !m["language"].is_string()) return bad("execute needs a string 'language'");
+  e.language = m["language"].get<std::string>();
+  if (e.language != "python" && e.language != "javascript" && e.language != "bash") {
+    return bad(fmt::format("unknown language '{}'", e.language));
+  }
+  if (!m.contains("code") || !m["code"].is_string()) return bad("execute needs a string 'code'");
+  e.code = m["code"].get<std::string>();
+  if (e.code.size() > k_max_code) return bad(fmt::format("code is longer than {} bytes", k_max_code));
+  if (m.contains("filename")) {
+    if (!m["filename"].is_string() || m["filename"].get<std::string>().size() > 4096) return bad("'filename' must be a short string");
+    e.filename = m["filename"].get<std::string>();
+    if (e.filename.find('\n') != std::string::npos) return bad("'filename' must be one line");
+  }
+  if (m.contains("timeout_ms")) {
+    if (!m["timeout_ms"].is_number_integer() || m["timeout_ms"].get<std::int64_t>() <= 0 ||
+        m["timeout_ms"].get<std::int64_t>() > 7LL * 24 * 3600 * 1000) {
+      return bad("'timeout_ms' must be a positive number of milliseconds");
+    }
+    e.timeout_ms = m["timeout_ms"].get<std::int64_t>();
+  }
+  if (m.contains("wait")) {
+    if (!m["wait"].is_boolean()) return bad("'wait' must be true or false");
+    e.wait = m["wait"].get<bool>();
+  }
+  return r;
+}
+
+} // namespace
+
+std::string_view type_name(RequestType type) {
+  for (const auto& [name, t] : k_types) {
+    if (t == type) return name;
+  }
+  return "?";
+}
+
+Result<Request> decode_request(std::string_view line) {
+  if (line.size() > k_max_line) return bad("message too long");
+  json m = json::parse(line, nullptr, false);
+  if (m.is_discarded()) return bad("not JSON");
+  if (!m.is_object()) return bad("a message must be a JSON object");
+  if (!m.contains("type") || !m["type"].is_string()) return bad("a message needs a string 'type'");
+  const auto type = m["type"].get<std::string>();
+  for (const auto& [name, t] : k_types) {
+    if (name != type) continue;
+    if (t == RequestType::execute) return decode_execute(m);
+    Request r;
+    r.type = t;
+    if (t == RequestType::hello) {
+      if (auto f = check_fields(m, {"protocol", "client"})) return *f;
+      if (!m.contains("protocol") || !m["protocol"].is_number_integer()) return bad("hello needs an integer 'protocol'");
+      r.protocol = m["protocol"].get<int>();
+      if (m.contains("client")) {
+        if (!m["client"].is_string() || m["client"].get<std::string>().size() > 256) return bad("'client' must be a short string");
+        r.client = m["client"].get<std::string>();
+      }
+      return r;
+    }
+    if (auto f = check_fields(m, {})) return *f;
+    return r;
+  }
+  return bad(fmt::format("unknown request type '{}'", type));
+}
+
+nlohmann::json encode(const Request& r) {
+  json m = {{"type", type_name(r.type)}};
+  if (r.type == RequestType::hello) {
+    m["protocol"] = r.protocol;
+    m["client"] = r.client;
+  } else if (r.type == RequestType::execute) {
+    const auto& e = r.execute;
+    m["language"] = e.language;
+    m["code"] = e.code;
+    m["filename"] = e.filename;
+    m["timeout_ms"] = e.timeout_ms;
+    m["wait"] = e.wait;
+  }
+  return m;
+}
+
+std::optional<std::string> LineReader::take_line() {
+  auto newline = m_buffer.find('\n');
+  if (newline == std::string::npos) return std::nullopt;
+  std::string line = m_buffer.substr(0, newline);
+  m_buffer.erase(0, newline + 1);
+  return line;
+}
+
+Result<bool> LineReader::fill(bool blocking) {
+  char buf[65536];
+  while (true) {
+    // recv(MSG_DONTWAIT) rather than O_NONBLOCK: the same socket is written with blocking writes.
+    ssize_t n = ::recv(m_fd, buf, sizeof buf, blocking ? 0 : MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    if (n < 0) return errno_failure("read");
+    if (n == 0) {
+      m_eof = true;
+      return false;
+    }
+    m_buffer.append(buf, static_cast<std::size_t>(n));
+    if (m_buffer.size() > k_max_line + 1 && m_buffer.find('\n') == std::string::npos) return bad("message too long");
+    if (!blocking || m_buffer.find('\n') != std::string::npos) return true;
+  }
+}
+
+Result<std::optional<std::string>> LineReader::next() {
+  while (true) {
+    if (auto line = take_line()) return line;
+    if (m_eof) return std::optional<std::string>{};
+    auto r = fill(true);
+    if (!r) return r.failure();
+  }
+}
+
+Result<std::optional<std::string>> LineReader::poll_next() {
+  if (auto line = take_line()) return line;
+  if (!m_eof) {
+    auto r = fill(false);
+    if (!r) return r.failure();
+  }
+  return take_line();
+}
+
+Result<void> send(int fd, const nlohmann::json& message) {
+  return sys::write_all(fd, message.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+}
+
+} // namespace sandpit::session::protocol

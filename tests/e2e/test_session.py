@@ -1,0 +1,219 @@
+"""Workspace sessions: one daemon per workspace keeps interpreters alive between calls."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CODE_FAILED, SANDPIT, SUCCESS, TIMED_OUT, USAGE, host_processes_matching
+
+
+def daemon_pids(sp):
+    """Host pids of this test's workspace daemon."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[1] == b"__session-daemon" and argv[2].decode(errors="replace") == str(sp.workspace):
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_python_state_persists_between_calls(sp):
+    sp.exec("x = 41\nimport math", check=SUCCESS)
+    assert sp.exec("x + 1", check=SUCCESS).stdout == "42\n"
+    assert sp.exec("math.sqrt(16)", check=SUCCESS).stdout == "4.0\n"
+
+
+def test_javascript_state_persists_between_calls(sp):
+    sp.exec("let a = 2; const b = 3; globalThis.c = 4; function f(x) { return x * 10 }", language="js", check=SUCCESS)
+    assert sp.exec("a * b * c + f(1)", language="js", check=SUCCESS).stdout == "34\n"
+
+
+def test_languages_share_the_workspace_and_execution_count_grows(sp):
+    sp.exec("open('/workspace/from-py.txt', 'w').write('py')", check=SUCCESS)
+    assert sp.exec("require('fs').readFileSync('/workspace/from-py.txt', 'utf8')", language="js", check=SUCCESS).stdout == "'py'\n"
+    assert sp.shell("cat /workspace/from-py.txt", check=SUCCESS).stdout == "py"
+    _, result = sp.exec_json("1", check=SUCCESS)
+    assert result["execution_count"] == 4 and result["session"].startswith("ws-")
+
+
+def test_one_daemon_per_workspace_and_stop_leaves_nothing(sp):
+    sp.exec("1", check=SUCCESS)
+    sp.exec("2", check=SUCCESS)
+    pids = daemon_pids(sp)
+    assert len(pids) == 1
+    sp.run("session", "stop", "-w", str(sp.workspace), check=SUCCESS)
+    time.sleep(0.1)
+    assert daemon_pids(sp) == []
+    assert not list(sp.state.rglob("socket"))
+
+
+def test_racing_first_clients_start_exactly_one_daemon(sp):
+    procs = [subprocess.Popen([SANDPIT, "exec", "-w", str(sp.workspace), "-c", "import os; os.getpid()"],
+                              stdout=subprocess.PIPE, text=True, env=sp.env()) for _ in range(8)]
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert len(daemon_pids(sp)) == 1
+    assert len(set(outs)) == 1, "all clients must have reached the same kernel"
+
+
+def test_stale_socket_is_replaced(sp):
+    sp.exec("1", check=SUCCESS)
+    pid = daemon_pids(sp)[0]
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    assert list(sp.state.rglob("socket")), "the killed daemon's socket is left behind"
+    assert sp.exec("'back'", check=SUCCESS).stdout == "'back'\n"
+    assert len(daemon_pids(sp)) == 1
+
+
+def test_idle_daemon_exits_and_next_call_starts_a_new_one(sp):
+    sp.configure('[session]\nidle_timeout = "1s"\n')
+    sp.exec("x = 1", check=SUCCESS)
+    assert len(daemon_pids(sp)) == 1
+    time.sleep(2.5)
+    assert daemon_pids(sp) == []
+    proc = sp.exec("'x' in dir()", check=SUCCESS)
+    assert proc.stdout == "False\n"
+
+
+def test_idle_daemon_uses_no_cpu(sp):
+    sp.exec("1", check=SUCCESS)
+    pid = daemon_pids(sp)[0]
+    def cpu_ticks():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    before = cpu_ticks()
+    time.sleep(2)
+    assert cpu_ticks() - before <= 1, "the idle daemon must not poll"
+
+
+def test_interrupt_keeps_state(sp):
+    sp.exec("kept = 'yes'", check=SUCCESS)
+    proc = subprocess.Popen([SANDPIT, "exec", "-w", str(sp.workspace), "-c", "import time\nprint('go', flush=True)\ntime.sleep(60)"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sp.env())
+    assert proc.stdout.readline() == "go\n"
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert time.monotonic() - start < 5
+    assert proc.returncode == CODE_FAILED and "KeyboardInterrupt" in err
+    assert sp.exec("kept", check=SUCCESS).stdout == "'yes'\n"
+
+
+def test_timeout_interrupts_the_cell_and_keeps_the_kernel(sp):
+    sp.exec("kept = 1", check=SUCCESS)
+    _, result = sp.exec_json("while True: pass", "--timeout", "1s", check=TIMED_OUT)
+    assert result["timed_out"] is True
+    assert sp.exec("kept + 1", check=SUCCESS).stdout == "2\n"
+
+
+def test_javascript_interrupt_keeps_state(sp):
+    sp.exec("let kept = 'js'", language="js", check=SUCCESS)
+    sp.exec("while (true) {}", "--timeout", "1s", language="js", check=TIMED_OUT)
+    sp.exec("await new Promise(r => setTimeout(r, 60000))", "--timeout", "1s", language="js", check=TIMED_OUT)
+    assert sp.exec("kept", language="js", check=SUCCESS).stdout == "'js'\n"
+
+
+def test_kernel_crash_is_reported_and_the_next_call_gets_a_fresh_kernel(sp):
+    sp.exec("lost = 1", check=SUCCESS)
+    _, result = sp.exec_json("import os; os._exit(3)", check=CODE_FAILED)
+    assert result["error"]["name"] == "KernelDied" and result["exit_code"] == 3
+    proc = sp.exec("'lost' in dir()", check=SUCCESS)
+    assert proc.stdout == "False\n"
+    assert "earlier state is lost" in proc.stderr
+
+
+def test_segfault_is_reported(sp):
+    _, result = sp.exec_json("import ctypes; ctypes.string_at(0)", check=CODE_FAILED)
+    assert result["error"]["name"] == "Killed" and "SIGSEGV" in result["error"]["value"]
+    sp.exec("1", check=SUCCESS)
+
+
+def test_concurrent_clients_are_all_answered_in_order(sp):
+    sp.exec("order = []", check=SUCCESS)
+    results = {}
+
+    def client(i):
+        proc = sp.exec(f"order.append({i}); import time; time.sleep(0.02); {i} * 2")
+        results[i] = (proc.returncode, proc.stdout)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(results[i] == (0, f"{i * 2}\n") for i in range(20)), results
+    order = json.loads(sp.exec("import json; print(json.dumps(order))", check=SUCCESS).stdout)
+    assert sorted(order) == list(range(20)) and len(order) == 20
+
+
+def test_no_wait_gives_busy(sp):
+    sp.exec("1", check=SUCCESS)
+    slow = subprocess.Popen([SANDPIT, "exec", "-w", str(sp.workspace), "-c", "import time\nprint('go', flush=True)\ntime.sleep(3)"],
+                            stdout=subprocess.PIPE, text=True, env=sp.env())
+    assert slow.stdout.readline() == "go\n"
+    proc = sp.exec("1", "--no-wait")
+    assert proc.returncode == CODE_FAILED
+    assert proc.stderr.startswith("sandpit: busy: another execution is running")
+    assert slow.wait(timeout=30) == 0
+
+
+def test_session_commands(sp):
+    sp.exec("x = 1", check=SUCCESS)
+    sp.exec("1", language="js", check=SUCCESS)
+    info = json.loads(sp.run("session", "info", "-w", str(sp.workspace), "--json", check=SUCCESS).stdout)
+    assert info["workspace"] == str(sp.workspace)
+    assert sorted(k["language"] for k in info["kernels"]) == ["javascript", "python"]
+    listed = json.loads(sp.run("session", "list", "--json", check=SUCCESS).stdout)
+    assert [s["workspace"] for s in listed] == [str(sp.workspace)]
+    sp.run("session", "restart", "-w", str(sp.workspace), check=SUCCESS)
+    assert sp.exec("'x' in dir()", check=SUCCESS).stdout == "False\n"
+    sp.exec("open('/workspace/f', 'w').write('1')", check=SUCCESS)
+    sp.run("session", "reset", "-w", str(sp.workspace), check=SUCCESS)
+    assert sp.shell("ls -A /workspace", check=SUCCESS).stdout == ""
+    assert sp.run("session", "bogus").returncode == USAGE
+
+
+def test_protocol_version_mismatch_is_refused_with_a_hint(sp):
+    sp.exec("1", check=SUCCESS)
+    sock_path = next(sp.state.rglob("socket"))
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(sock_path))
+        s.sendall(b'{"type":"hello","protocol":99,"client":"future"}\n')
+        reply = json.loads(s.makefile().readline())
+    assert reply["type"] == "error" and reply["code"] == "version"
+    assert "sandpit session stop" in reply["message"]
+
+
+def test_malformed_requests_get_errors_and_the_daemon_lives(sp):
+    sp.exec("1", check=SUCCESS)
+    sock_path = next(sp.state.rglob("socket"))
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(sock_path))
+        f = s.makefile("rw")
+        for line in ('not json', '[]', '{"type":"execute"}', '{"type":"hello","protocol":1,"extra":1}'):
+            f.write(line + "\n")
+            f.flush()
+            assert json.loads(f.readline())["code"] == "protocol"
+    assert sp.exec("'alive'", check=SUCCESS).stdout == "'alive'\n"
+
+
+def test_socket_is_private(sp):
+    sp.exec("1", check=SUCCESS)
+    sock_path = next(sp.state.rglob("socket"))
+    assert (sock_path.stat().st_mode & 0o777) == 0o600
+
+
+def test_fresh_runs_do_not_touch_the_session(sp):
+    sp.exec("x = 1", check=SUCCESS)
+    assert sp.exec("'x' in dir()", "--fresh", check=SUCCESS).stdout == "False\n"
+    assert sp.exec("x", check=SUCCESS).stdout == "1\n"
