@@ -8,8 +8,8 @@
 _sandpit_languages="python py javascript js node bash sh"
 
 _sandpit_global_opts="--config -h --help -V --version"
-_sandpit_exec_opts="-h --help -w --workspace -l --language -c --code --timeout --fresh --no-wait --json"
-_sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --no-wait --json --"
+_sandpit_exec_opts="-h --help -w --workspace -l --language -c --code --timeout --fresh --no-wait --json --events"
+_sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --no-wait --json --events --"
 _sandpit_session_opts="-h --help -w --workspace --json"
 _sandpit_session_actions="list info stop restart reset"
 _sandpit_doctor_opts="-h --help -w --workspace --json"

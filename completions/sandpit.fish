@@ -27,6 +27,7 @@ complete -c sandpit -n '__fish_seen_subcommand_from exec' -s c -l code -x -d 'Th
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l timeout -x -a '10s 30s 1m 5m' -d 'Wall-clock limit, e.g. 10s (default: limits.timeout)'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l fresh -d "Run in a throwaway sandbox instead of the workspace's session"
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l no-wait -d 'Fail with "busy" instead of queueing behind another execution'
+complete -c sandpit -n '__fish_seen_subcommand_from exec' -l events -d 'Stream JSON events (Jupyter message names), then the result'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l json -d 'Print one JSON object with the result instead of streaming'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -F -d 'File to run (- for stdin)'
 
@@ -36,6 +37,7 @@ complete -c sandpit -n '__fish_seen_subcommand_from shell' -s w -l workspace -x 
 complete -c sandpit -n '__fish_seen_subcommand_from shell' -l timeout -x -a '10s 30s 1m 5m' -d 'Wall-clock limit, e.g. 10s (default: limits.timeout)'
 complete -c sandpit -n '__fish_seen_subcommand_from shell' -l fresh -d "Run in a throwaway sandbox instead of the workspace's session"
 complete -c sandpit -n '__fish_seen_subcommand_from shell' -l no-wait -d 'Fail with "busy" instead of queueing behind another execution'
+complete -c sandpit -n '__fish_seen_subcommand_from shell' -l events -d 'Stream JSON events (Jupyter message names), then the result'
 complete -c sandpit -n '__fish_seen_subcommand_from shell' -l json -d 'Print one JSON object with the result instead of streaming'
 
 # sandpit session [OPTIONS] ACTION

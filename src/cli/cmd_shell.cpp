@@ -20,6 +20,7 @@ public:
     app.add_flag("--fresh", m_options.fresh, "Run in a throwaway sandbox instead of the workspace's session");
     app.add_flag("--no-wait", m_options.no_wait, "Fail with \"busy\" instead of queueing behind another execution");
     app.add_flag("--json", m_options.json, "Print one JSON object with the result instead of streaming");
+    app.add_flag("--events", m_options.events, "Stream newline-delimited JSON events (Jupyter message names), then the result");
     app.add_option("command", m_words, "The command line (quote it, or put it after --)")->required()->type_name("CMD");
   }
 

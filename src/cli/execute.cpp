@@ -78,11 +78,13 @@ ExitCode run_execution(Context& context, const ExecOptions& options) {
   auto request = make_request(context, options);
   trace::mark("request ready");
   auto workspace = Workspace::resolve(options.workspace);
-  auto sink = options.json ? make_capture_sink() : make_terminal_sink();
+  if (options.json && options.events) throw Error(ExitCode::usage, "--events", "give either --json or --events, not both");
+  auto sink = options.events ? make_events_sink() : options.json ? make_capture_sink() : make_terminal_sink();
   auto result = options.fresh ? run_fresh(context, request, workspace, *sink)
                               : run_in_session(context, request, workspace, options, *sink);
   trace::mark("executed");
-  options.json ? print_json(result) : print_human(result);
+  if (options.events) print_events_tail(result);
+  else options.json ? print_json(result) : print_human(result);
   if (result.timed_out) return ExitCode::timed_out;
   return result.success ? ExitCode::success : ExitCode::code_failed;
 }

@@ -18,6 +18,7 @@ struct ExecOptions {
   bool fresh = false;
   bool json = false;
   bool no_wait = false;
+  bool events = false;
 };
 
 // Resolves the code and language, runs it in a sandbox, prints the output, returns the exit code.

@@ -12,6 +12,11 @@ std::unique_ptr<session::OutputSink> make_terminal_sink();
 // Keeps nothing extra (the result holds the text); prints nothing while running.
 std::unique_ptr<session::OutputSink> make_capture_sink();
 
+// --events: newline-delimited JSON events named after Jupyter's messages, as they happen.
+std::unique_ptr<session::OutputSink> make_events_sink();
+// The events after the output (display_data, execute_result, error, status idle), then the result object.
+void print_events_tail(const session::ExecResult& result);
+
 // The final expression's value and any error the sandbox (not the code) reported.
 void print_human(const session::ExecResult& result);
 void print_json(const session::ExecResult& result);

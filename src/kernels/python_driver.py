@@ -11,6 +11,9 @@ def _driver():
     # SIGINT (Ctrl-C, a timeout) interrupts the user's code only: outside a
     # cell it is ignored, so it can never take the driver down.
     _signal.signal(2, _signal.SIG_IGN)
+    # plt.show() on Agg would only warn; the driver captures the figures instead.
+    import warnings
+    warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
     ns = {"__name__": "__main__", "__builtins__": builtins}
     esc = {i: "\\u%04x" % i for i in range(32)}
     esc.update({34: '\\"', 92: "\\\\"})
@@ -22,6 +25,8 @@ def _driver():
             return str(v)
         if type(v) is dict:
             return "{" + ",".join(js(k) + ":" + js(x) for k, x in v.items()) + "}"
+        if type(v) is list:
+            return "[" + ",".join(js(x) for x in v) + "]"
         return '"' + str(v).translate(esc) + '"'
 
     def split(src, name):
@@ -60,6 +65,12 @@ def _driver():
                 if result is not None:
                     builtins._ = result
                     value = {"text/plain": repr(result)}
+                    html = getattr(type(result), "_repr_html_", None)
+                    if html is not None:
+                        try:
+                            value["text/html"] = html(result)
+                        except Exception:
+                            pass
         except SystemExit as e:
             status = e.code if e.code is None or type(e.code) is int else 1
             status = status or 0
@@ -70,12 +81,13 @@ def _driver():
             _signal.signal(2, _signal.SIG_IGN)
             err, status = _error(e, src, name), 1
         _signal.signal(2, _signal.SIG_IGN)
+        figures = _figures()
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except BaseException:
                 pass
-        return {"type": "result", "exit_code": status, "value": value, "error": err}
+        return {"type": "result", "exit_code": status, "value": value, "error": err, "images": figures}
 
     buf = bytearray()
 
@@ -101,6 +113,43 @@ def _driver():
         out = (js(run(src, name)) + "\n").encode("utf-8", "replace")
         while out:
             out = out[os.write(3, out):]
+
+
+_shown = []
+_saved = [0]
+
+
+def _figures():
+    # Figures shown with plt.show() during the cell, then those left open: PNG
+    # files under /workspace/.sandpit/outputs, returned base64-encoded too.
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return []
+    if not getattr(plt.show, "_sandpit", False):
+        def show(*args, **kwargs):
+            _shown.extend(_save(plt.figure(n)) for n in plt.get_fignums())
+            plt.close("all")
+        show._sandpit = True
+        plt.show = show
+    images = _shown[:] + [_save(plt.figure(n)) for n in plt.get_fignums()]
+    _shown.clear()
+    plt.close("all")
+    return images
+
+
+def _save(figure):
+    import base64, io, time
+    data = io.BytesIO()
+    figure.savefig(data, format="png")
+    _saved[0] += 1
+    path = "/workspace/.sandpit/outputs/%d-%d.png" % (time.time() * 1000, _saved[0])
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data.getvalue())
+    except OSError:
+        path = ""
+    return {"format": "png", "path": path, "base64": base64.b64encode(data.getvalue()).decode()}
 
 
 def _finish():

@@ -3,12 +3,9 @@
 
 #include "sandpit/session/execution.hpp"
 #include "sandpit/session/protocol.hpp"
+#include "sandpit/util/strings.hpp"
 
 namespace sandpit::session {
-
-// Length of the longest prefix of `data` that ends on a UTF-8 character boundary
-// (an incomplete sequence at the end is held back for the next chunk).
-std::size_t complete_utf8_prefix(std::string_view data);
 
 class EventSink final : public OutputSink {
 public:
@@ -24,7 +21,7 @@ public:
 private:
   void emit(const char* name, std::string& pending, std::string_view data, bool all = false) {
     pending.append(data);
-    std::size_t n = all ? pending.size() : complete_utf8_prefix(pending);
+    std::size_t n = all ? pending.size() : strings::complete_utf8_prefix(pending);
     if (n == 0) return;
     // A client that went away gets nothing more; the run loop sees the hang-up.
     (void)protocol::send(m_fd, {{"type", "stream"}, {"name", name}, {"text", pending.substr(0, n)}});

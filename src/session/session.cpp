@@ -63,10 +63,10 @@ Spawned spawn_process(jail::Jail& jail, Language language, std::vector<std::stri
 
 } // namespace
 
-Session::Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name, std::string workspace,
+Session::Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name, const Workspace& workspace,
                  Lifetime lifetime)
-    : m_config(config), m_jail(std::move(jail)), m_name(std::move(name)), m_workspace(std::move(workspace)),
-      m_lifetime(lifetime), m_started(Clock::now()) {}
+    : m_config(config), m_jail(std::move(jail)), m_name(std::move(name)), m_workspace(workspace.host_dir.string()),
+      m_files_dir(workspace.files_dir), m_lifetime(lifetime), m_started(Clock::now()) {}
 
 std::unique_ptr<Session> Session::start(const config::Config& config, const Workspace& workspace, Lifetime lifetime) {
   workspace.ensure_created();
@@ -88,7 +88,7 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
     throw Error(ExitCode::sandbox_setup, "sandbox setup failed", why);
   }
   return std::unique_ptr<Session>(
-      new Session(config, std::move(jail).value(), "ws-" + workspace.id, workspace.host_dir.string(), lifetime));
+      new Session(config, std::move(jail).value(), "ws-" + workspace.id, workspace, lifetime));
 }
 
 std::vector<std::string> Session::command_for(Language language) const {
@@ -182,6 +182,11 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
     }
   }
   finish(result, outcome, m_config.limits, m_jail->usage().oom_kills > oom_before, request);
+  // The driver names images by their path inside; the user opens them outside.
+  for (auto& image : result.images) {
+    auto path = image.value("path", "");
+    if (path.rfind("/workspace/", 0) == 0) image["path"] = (m_files_dir / path.substr(11)).string();
+  }
   return result;
 }
 

@@ -217,3 +217,40 @@ def test_fresh_runs_do_not_touch_the_session(sp):
     sp.exec("x = 1", check=SUCCESS)
     assert sp.exec("'x' in dir()", "--fresh", check=SUCCESS).stdout == "False\n"
     assert sp.exec("x", check=SUCCESS).stdout == "1\n"
+
+
+def test_matplotlib_figures_come_back_as_png(sp):
+    import base64
+    code = ("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\n"
+            "plt.figure()\nplt.bar([1, 2], [3, 4])\nprint('drawn')")
+    _, result = sp.exec_json(code, check=SUCCESS)
+    assert result["stdout"] == "drawn\n" and "Matplotlib" not in result["stderr"]
+    assert len(result["images"]) == 2
+    for image in result["images"]:
+        data = base64.b64decode(image["base64"])
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert width > 100 and height > 100
+        assert image["format"] == "png" and Path(image["path"]).read_bytes() == data
+        assert str(sp.state) in image["path"], "the path is where the user finds it on the host"
+    human = sp.exec("plt.plot([0, 1])", check=SUCCESS).stdout
+    assert "[image: " in human
+
+
+def test_pandas_dataframe_has_html_and_a_text_table(sp):
+    _, result = sp.exec_json("import pandas as pd\npd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})", check=SUCCESS)
+    assert "<table" in result["result"]["text/html"]
+    assert result["result"]["text/plain"].split() == ["a", "b", "0", "1", "x", "1", "2", "y"]
+
+
+def test_events_stream_in_jupyter_terms(sp):
+    proc = sp.exec("print('out')\n6 * 7", "--events", check=SUCCESS)
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    types = [e["type"] for e in events]
+    assert types[0] == "status" and events[0]["execution_state"] == "busy"
+    assert "stream" in types and types[-3:] == ["execute_result", "status", "result"]
+    assert "".join(e["text"] for e in events if e["type"] == "stream") == "out\n"
+    assert events[-1]["result"] == {"text/plain": "42"} and events[-1]["success"] is True
+    proc = sp.exec("1/0", "--events", check=CODE_FAILED)
+    error = [json.loads(line) for line in proc.stdout.splitlines() if '"error"' in line][0]
+    assert error["ename"] == "ZeroDivisionError"

@@ -65,7 +65,7 @@ private:
     int executions = 0;
   };
 
-  Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name, std::string workspace,
+  Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name, const Workspace& workspace,
           Lifetime lifetime);
   std::vector<std::string> command_for(kernels::Language language) const;
   Kernel& kernel_for(kernels::Language language, OutputSink& sink, ExecResult& result);
@@ -76,6 +76,7 @@ private:
   std::unique_ptr<jail::Jail> m_jail;
   std::string m_name;
   std::string m_workspace;
+  fs::path m_files_dir; // /workspace on the host: image paths are reported there
   Lifetime m_lifetime;
   std::chrono::steady_clock::time_point m_started;
   int m_execution_count = 0;

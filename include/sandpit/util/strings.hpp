@@ -11,6 +11,10 @@ std::vector<std::string> split(std::string_view text, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 bool starts_with(std::string_view text, std::string_view prefix);
 
+// Length of the longest prefix of `data` that does not end inside a UTF-8
+// character (an incomplete sequence at the end is left for the next chunk).
+std::size_t complete_utf8_prefix(std::string_view data);
+
 // Levenshtein distance, for "did you mean" suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` if it is close enough to be a likely typo, else "".

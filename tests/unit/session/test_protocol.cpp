@@ -1,0 +1,57 @@
+#include "sandpit/session/protocol.hpp"
+#include "sandpit/util/strings.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace sandpit::session::protocol;
+
+namespace {
+std::string why(std::string_view line) {
+  auto r = decode_request(line);
+  REQUIRE_FALSE(r.ok());
+  return r.failure().detail;
+}
+} // namespace
+
+TEST_CASE("decode_request, hello and execute round-trip through encode") {
+  Request hello{RequestType::hello, k_version, "sandpit test", {}};
+  auto decoded = decode_request(encode(hello).dump());
+  REQUIRE(decoded.ok());
+  CHECK(decoded->type == RequestType::hello);
+  CHECK(decoded->protocol == k_version);
+  Request exec;
+  exec.type = RequestType::execute;
+  exec.execute = {"javascript", "1+1", "job.js", 1500, false};
+  decoded = decode_request(encode(exec).dump());
+  REQUIRE(decoded.ok());
+  CHECK(decoded->execute.language == "javascript");
+  CHECK(decoded->execute.timeout_ms == 1500);
+  CHECK_FALSE(decoded->execute.wait);
+}
+
+TEST_CASE("decode_request, refuses anything outside the closed set") {
+  CHECK(why("not json") == "not JSON");
+  CHECK(why("[1]") == "a message must be a JSON object");
+  CHECK(why(R"({"kind":"hello"})") == "a message needs a string 'type'");
+  CHECK(why(R"({"type":"launch"})") == "unknown request type 'launch'");
+  CHECK(why(R"({"type":"info","x":1})") == "unexpected field 'x'");
+  CHECK(why(R"({"type":"hello"})") == "hello needs an integer 'protocol'");
+  CHECK(why(R"({"type":"execute","language":"cobol","code":""})") == "unknown language 'cobol'");
+  CHECK(why(R"({"type":"execute","language":"python"})") == "execute needs a string 'code'");
+  CHECK(why(R"({"type":"execute","language":"python","code":"1","timeout_ms":-5})") ==
+        "'timeout_ms' must be a positive number of milliseconds");
+  CHECK(why(R"({"type":"execute","language":"python","code":"1","filename":"a\nb"})") == "'filename' must be one line");
+  std::string big = R"({"type":"execute","language":"python","code":")" + std::string(k_max_code + 1, 'x') + "\"}";
+  CHECK(why(big).find("code is longer than") == 0);
+}
+
+TEST_CASE("complete_utf8_prefix, never ends inside a character") {
+  using sandpit::strings::complete_utf8_prefix;
+  CHECK(complete_utf8_prefix("abc") == 3);
+  std::string e_acute = "\xC3\xA9";
+  CHECK(complete_utf8_prefix("a" + e_acute) == 3);
+  CHECK(complete_utf8_prefix("a" + e_acute.substr(0, 1)) == 1);
+  std::string euro = "\xE2\x82\xAC";
+  CHECK(complete_utf8_prefix(euro.substr(0, 2)) == 0);
+  CHECK(complete_utf8_prefix(euro) == 3);
+}
