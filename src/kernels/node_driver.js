@@ -32,16 +32,44 @@
   let interruptCell = null;
   process.on('SIGINT', () => interruptCell && interruptCell());
 
-  const evaluate = (source, filename) => {
+  // Node's own REPL machinery (run with --expose-internals): acorn to find the
+  // top-level declarations, processTopLevelAwait for cells that await.
+  let acorn = null;
+  let processTopLevelAwait = null;
+  try {
+    acorn = require('internal/deps/acorn/acorn/dist/acorn');
+    ({ processTopLevelAwait } = require('internal/repl/await'));
+  } catch {}
+
+  // Top-level let/const/class become var, so running a cell again redeclares nothing
+  // (same length: positions in error messages stay right). A cell that awaits
+  // runs as an async function whose declarations are hoisted to the global scope.
+  const prepare = (source) => {
+    if (!acorn) return { code: source, awaits: false };
+    let ast;
     try {
-      return vm.runInThisContext(source, { filename, breakOnSigint: true });
-    } catch (err) {
-      // Top-level await: run the cell as an async function body.
-      if (err instanceof SyntaxError && /await is only valid/.test(err.message)) {
-        return vm.runInThisContext(`(async () => {\n${source}\n})()`, { filename, lineOffset: -1, breakOnSigint: true });
-      }
-      throw err;
+      ast = acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true });
+    } catch {
+      return { code: source, awaits: false }; // vm reports the syntax error in its own words
     }
+    let code = source;
+    for (const node of [...ast.body].reverse()) {
+      if (node.type === 'VariableDeclaration' && node.kind !== 'var') {
+        code = code.slice(0, node.start) + 'var'.padEnd(node.kind.length) + code.slice(node.start + node.kind.length);
+      } else if (node.type === 'ClassDeclaration') {
+        code = `${code.slice(0, node.start)}var ${node.id.name} = ${code.slice(node.start, node.end)};${code.slice(node.end)}`;
+      }
+    }
+    const wrapped = processTopLevelAwait && processTopLevelAwait(code);
+    if (!wrapped) return { code, awaits: false };
+    const body = wrapped.indexOf('(async () =>');
+    return { code: wrapped.slice(0, body).replace(/\blet /g, 'var ') + wrapped.slice(body), awaits: true };
+  };
+
+  const evaluate = (source, filename) => {
+    const { code, awaits } = prepare(source);
+    const value = vm.runInThisContext(code, { filename, breakOnSigint: true });
+    return awaits ? value.then((r) => (r ? r.value : undefined)) : value;
   };
 
   const run = async (source, filename) => {

@@ -96,7 +96,8 @@ std::vector<std::string> Session::command_for(Language language) const {
   std::vector<std::string> argv = it != m_config.language_commands.end() ? it->second : std::vector<std::string>{};
   switch (language) {
   case Language::python: argv.insert(argv.end(), {"-c", std::string(kernels::python_driver())}); break;
-  case Language::javascript: argv.insert(argv.end(), {"-e", std::string(kernels::node_driver())}); break;
+  // --expose-internals: the driver uses Node's own REPL helpers (acorn, top-level await).
+  case Language::javascript: argv.insert(argv.end(), {"--expose-internals", "-e", std::string(kernels::node_driver())}); break;
   case Language::bash: argv.push_back("/dev/fd/3"); break;
   }
   return argv;

@@ -254,3 +254,23 @@ def test_events_stream_in_jupyter_terms(sp):
     proc = sp.exec("1/0", "--events", check=CODE_FAILED)
     error = [json.loads(line) for line in proc.stdout.splitlines() if '"error"' in line][0]
     assert error["ename"] == "ZeroDivisionError"
+
+
+def test_javascript_top_level_await_keeps_its_declarations(sp):
+    proc = sp.exec("const data = await Promise.resolve([1, 2, 3]);\ndata.length", language="js", check=SUCCESS)
+    assert proc.stdout == "3\n"
+    assert sp.exec("data.map(x => x * 2)", language="js", check=SUCCESS).stdout == "[ 2, 4, 6 ]\n"
+
+
+def test_javascript_cells_can_run_again(sp):
+    for value in (1, 2):
+        code = f"const c = {value};\nlet l = {value};\nclass K {{ v() {{ return {value} }} }}\nc + l + new K().v()"
+        assert sp.exec(code, language="js", check=SUCCESS).stdout == f"{3 * value}\n"
+
+
+def test_javascript_require_resolves_workspace_node_modules(sp):
+    sp.exec("1", check=SUCCESS)
+    module = sp.files_dir() / "node_modules" / "shout"
+    module.mkdir(parents=True)
+    (module / "index.js").write_text("module.exports = (s) => s.toUpperCase() + '!'")
+    assert sp.exec("require('shout')('hi')", language="js", check=SUCCESS).stdout == "'HI!'\n"
