@@ -87,6 +87,10 @@ public:
       m_jail.kill_all();
       m_stage = 2;
       m_next = now + std::chrono::seconds(5);
+    } else if (!m_policy.interrupt_first) {
+      m_jail.signal(-m_pid, SIGKILL);
+      m_stage = 2;
+      m_next = now + std::chrono::seconds(5);
     } else {
       m_jail.signal(-m_pid, SIGINT);
       m_next = now + m_policy.grace;

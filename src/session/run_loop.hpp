@@ -33,6 +33,9 @@ struct RunPolicy {
   bool until_result = false;
   // true: stopping kills everything in the jail (a throwaway jail); false: only the process group.
   bool whole_jail = false;
+  // true: SIGINT first, so a kernel survives with its state; false: SIGKILL the
+  // group at once (a shell: its background jobs ignore SIGINT).
+  bool interrupt_first = true;
   std::chrono::milliseconds grace{2000}; // SIGINT first, SIGKILL after this
 };
 

@@ -151,7 +151,8 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
   result.execution_count = ++m_execution_count;
   const auto oom_before = m_jail->usage().oom_kills;
   const bool fresh = m_lifetime == Lifetime::fresh;
-  RunPolicy policy{!fresh && request.language != Language::bash, fresh};
+  const bool kernel = request.language != Language::bash;
+  RunPolicy policy{!fresh && kernel, fresh, kernel};
   RunOutcome outcome;
   if (request.language == Language::bash) {
     auto script = check(script_memfd(request.code), ExitCode::sandbox_setup, "start bash");

@@ -274,3 +274,17 @@ def test_javascript_require_resolves_workspace_node_modules(sp):
     module.mkdir(parents=True)
     (module / "index.js").write_text("module.exports = (s) => s.toUpperCase() + '!'")
     assert sp.exec("require('shout')('hi')", language="js", check=SUCCESS).stdout == "'HI!'\n"
+
+
+def test_shell_timeout_in_a_session_kills_its_background_jobs(sp):
+    sp.shell("for i in 1 2; do ( while :; do :; done ) & done; sleep 4261 & wait", "--timeout", "1s", check=TIMED_OUT)
+    left = sp.shell("ps -e -o args= | grep -c -e 'sleep 4261' -e 'while' || true", check=SUCCESS).stdout
+    assert left.strip() == "0", "background jobs of a timed-out command must die with it"
+
+
+def test_background_processes_live_until_the_session_ends(sp):
+    sp.shell("(setsid sleep 4262 > /dev/null 2>&1 &); echo started", check=SUCCESS)
+    assert "sleep 4262" in sp.shell("ps -e -o args=", check=SUCCESS).stdout
+    sp.run("session", "stop", "-w", str(sp.workspace), check=SUCCESS)
+    time.sleep(0.2)
+    assert host_processes_matching("sleep 4262") == []
