@@ -61,7 +61,8 @@ session::ExecResult run_fresh(Context& context, const session::ExecRequest& requ
 // The workspace's session daemon (started if needed) runs it; state persists.
 session::ExecResult run_in_session(Context& context, const session::ExecRequest& request, const Workspace& workspace,
                                    const ExecOptions& options, session::OutputSink& sink) {
-  auto client = session::Client::connect(workspace, context.config_file, session::Start::yes);
+  auto client = session::Client::connect(workspace, context.config_file, session::Start::yes,
+                                         std::string(kernels::name_of(request.language)));
   trace::mark("connected");
   session::protocol::Execute e;
   e.language = std::string(kernels::name_of(request.language));

@@ -1,5 +1,7 @@
 #include "sandpit/config/config.hpp"
 
+#include "screen.hpp"
+
 #include "sandpit/config/keys.hpp"
 #include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
@@ -148,6 +150,9 @@ std::string defaults_document() {
 } // namespace
 
 void apply_toml(Config& config, const std::string& text, const std::string& origin) {
+  if (auto bad = screen_toml(text)) {
+    throw Error(ExitCode::usage, fmt::format("{}:{}:{}", origin, bad->line, bad->column), bad->why);
+  }
   toml::table table;
   try {
     table = toml::parse(text, origin);

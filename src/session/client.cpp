@@ -26,7 +26,7 @@ using protocol::RequestType;
 }
 
 // Starts `sandpit __session-daemon` detached, and waits until it listens or says why it cannot.
-void spawn_daemon(const Workspace& workspace, const std::string& config_file) {
+void spawn_daemon(const Workspace& workspace, const std::string& config_file, const std::string& language) {
   auto ready = sys::make_pipe();
   if (!ready) fail("start session", ready.failure().message());
   pid_t pid = ::fork();
@@ -43,7 +43,7 @@ void spawn_daemon(const Workspace& workspace, const std::string& config_file) {
     ::syscall(SYS_close_range, 4U, ~0U, 0U); // nothing of the client's reaches the daemon
     if (::chdir("/") != 0) ::_exit(125);
     std::string exe = "/proc/self/exe";
-    std::vector<std::string> args = {"sandpit", k_daemon_arg, workspace.host_dir.string(), "3", config_file};
+    std::vector<std::string> args = {"sandpit", k_daemon_arg, workspace.host_dir.string(), "3", config_file, language};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -74,7 +74,8 @@ std::optional<sys::Fd> try_connect(const Workspace& workspace) {
 
 } // namespace
 
-std::optional<Client> Client::connect(const Workspace& workspace, const std::string& config_file, Start start) {
+std::optional<Client> Client::connect(const Workspace& workspace, const std::string& config_file, Start start,
+                                      const std::string& first_language) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto fd = try_connect(workspace);
     if (!fd && start == Start::no) return std::nullopt;
@@ -84,7 +85,7 @@ std::optional<Client> Client::connect(const Workspace& workspace, const std::str
       if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) fail("lock " + lock_path(workspace), std::strerror(errno));
       fd = try_connect(workspace); // another client may have started it while we waited
       if (!fd) {
-        spawn_daemon(workspace, config_file);
+        spawn_daemon(workspace, config_file, first_language);
         trace::mark("daemon started");
         fd = try_connect(workspace);
       }

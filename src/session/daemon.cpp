@@ -8,6 +8,7 @@
 #include "sandpit/session/protocol.hpp"
 #include "sandpit/session/session.hpp"
 #include "sandpit/sys/unix_socket.hpp"
+#include "sandpit/util/trace.hpp"
 
 #include <atomic>
 #include <fmt/format.h>
@@ -79,6 +80,15 @@ public:
         [[maybe_unused]] auto n = ::read(m_wake.first.get(), buf, sizeof buf);
       }
       if ((fds[0].revents & POLLIN) != 0) accept_one();
+    }
+  }
+
+  void warm_up(kernels::Language language) {
+    Turn turn(m_turns, m_turns.take());
+    try {
+      m_session->warm_up(language);
+    } catch (const Error&) {
+      // the first execution reports it, in context
     }
   }
 
@@ -225,7 +235,7 @@ private:
 std::string socket_path(const Workspace& workspace) { return (workspace.state_dir / "socket").string(); }
 std::string lock_path(const Workspace& workspace) { return (workspace.state_dir / "lock").string(); }
 
-int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd) {
+int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd, const std::string& warm_language) {
   auto report = [&](const std::string& line) {
     if (ready_fd < 0) return;
     (void)sys::write_all(ready_fd, line + "\n");
@@ -239,6 +249,7 @@ int run_daemon(const Workspace& workspace, const config::Config& config, int rea
     report(fmt::format("{}\t{}: {}", static_cast<int>(e.code()), e.subject(), e.reason()));
     return static_cast<int>(e.code());
   }
+  trace::mark("daemon: session started");
   auto listener = sys::listen_unix(workspace.state_dir.string(), "socket");
   if (!listener) {
     report(fmt::format("125\tsession daemon: {}", listener.failure().message()));
@@ -246,6 +257,9 @@ int run_daemon(const Workspace& workspace, const config::Config& config, int rea
   }
   Daemon daemon(std::move(session), std::move(listener).value(), workspace, config.idle_timeout);
   report("ok");
+  trace::mark("daemon: listening");
+  // The first client is connecting now: have its interpreter start meanwhile.
+  if (auto language = kernels::parse_language(warm_language)) daemon.warm_up(*language);
   daemon.serve();
   // New clients must start a new daemon from here on; this one is leaving.
   ::unlink(socket_path(workspace).c_str());
@@ -264,7 +278,7 @@ int daemon_main(int argc, char** argv) {
   try {
     auto workspace = Workspace::resolve(argv[2]);
     auto config = config::load({argc > 4 ? argv[4] : ""});
-    return run_daemon(workspace, config, ready_fd);
+    return run_daemon(workspace, config, ready_fd, argc > 5 ? argv[5] : "");
   } catch (const Error& e) {
     (void)sys::write_all(ready_fd, fmt::format("{}\t{}: {}\n", static_cast<int>(e.code()), e.subject(), e.reason()));
     return static_cast<int>(e.code());

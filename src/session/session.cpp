@@ -151,8 +151,8 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
   result.execution_count = ++m_execution_count;
   const auto oom_before = m_jail->usage().oom_kills;
   const bool fresh = m_lifetime == Lifetime::fresh;
-  const bool kernel = request.language != Language::bash;
-  RunPolicy policy{!fresh && kernel, fresh, kernel};
+  const bool has_kernel = request.language != Language::bash;
+  RunPolicy policy{!fresh && has_kernel, fresh, has_kernel};
   RunOutcome outcome;
   if (request.language == Language::bash) {
     auto script = check(script_memfd(request.code), ExitCode::sandbox_setup, "start bash");
@@ -196,6 +196,16 @@ void Session::restart_kernels() {
   for (auto& [language, kernel] : m_kernels) m_jail->signal(-kernel.pid, SIGKILL);
   m_kernels.clear();
   m_lost.clear();
+}
+
+void Session::warm_up(Language language) {
+  if (language == Language::bash) return; // a shell is a new process per execution
+  struct Discard final : OutputSink {
+    void on_stdout(std::string_view) override {}
+    void on_stderr(std::string_view) override {}
+  } discard;
+  ExecResult unused;
+  (void)kernel_for(language, discard, unused);
 }
 
 void Session::kill_processes() {

@@ -19,7 +19,10 @@ public:
   // Connects to the workspace's daemon. With Start::yes a missing daemon is
   // started (under a lock, so racing clients start exactly one) and a stale
   // socket removed. nullopt only with Start::no and no daemon. Throws Error.
-  static std::optional<Client> connect(const Workspace& workspace, const std::string& config_file, Start start);
+  // `first_language`, when known, lets a daemon this call starts begin that
+  // kernel while the client is still connecting.
+  static std::optional<Client> connect(const Workspace& workspace, const std::string& config_file, Start start,
+                                       const std::string& first_language = "");
 
   // Runs one execution; output reaches `sink` as it is produced. SIGINT
   // (Ctrl-C) while it runs interrupts the code, not this process. `on_event`,

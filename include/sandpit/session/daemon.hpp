@@ -17,9 +17,10 @@ std::string lock_path(const Workspace& workspace);
 
 // Serves until idle for config.idle_timeout or told to shut down. Writes "ok\n"
 // (or one line of error) to `ready_fd` once clients may connect. Returns the exit code.
-int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd);
+// `warm_language`: a kernel to start right after the jail, while the first client connects.
+int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd, const std::string& warm_language = "");
 
-// Entry point for `sandpit __session-daemon <workspace> <ready-fd> [<config file>]`.
+// Entry point for `sandpit __session-daemon <workspace> <ready-fd> [<config file> [<language>]]`.
 int daemon_main(int argc, char** argv);
 
 } // namespace sandpit::session

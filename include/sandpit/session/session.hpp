@@ -47,6 +47,8 @@ public:
   // Runs one execution to completion (or timeout, output limit, interrupt), streaming output to `sink`.
   ExecResult execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller = nullptr);
 
+  // Starts the kernel for `language` now rather than at its first execution.
+  void warm_up(kernels::Language language);
   // Stops every kernel: the next execution starts with fresh interpreter state.
   void restart_kernels();
   // Kills every process in the jail (kernels and anything left in the background).
