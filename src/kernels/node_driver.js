@@ -33,19 +33,24 @@
   process.on('SIGINT', () => interruptCell && interruptCell());
 
   // Node's own REPL machinery (run with --expose-internals): acorn to find the
-  // top-level declarations, processTopLevelAwait for cells that await.
-  let acorn = null;
+  // top-level declarations, processTopLevelAwait for cells that await. Loaded
+  // only when a cell needs it: it costs ~15 ms, more than the rest of start-up.
+  let acorn;
   let processTopLevelAwait = null;
-  try {
-    acorn = require('internal/deps/acorn/acorn/dist/acorn');
-    ({ processTopLevelAwait } = require('internal/repl/await'));
-  } catch {}
+  const loadParser = () => {
+    if (acorn !== undefined) return acorn;
+    try {
+      acorn = require('internal/deps/acorn/acorn/dist/acorn');
+      ({ processTopLevelAwait } = require('internal/repl/await'));
+    } catch {
+      acorn = null;
+    }
+    return acorn;
+  };
+  const needsParser = /\b(await|let|const|class)\b/;
 
-  // Top-level let/const/class become var, so running a cell again redeclares nothing
-  // (same length: positions in error messages stay right). A cell that awaits
-  // runs as an async function whose declarations are hoisted to the global scope.
   const prepare = (source) => {
-    if (!acorn) return { code: source, awaits: false };
+    if (!needsParser.test(source) || !loadParser()) return { code: source, awaits: false };
     let ast;
     try {
       ast = acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true });
