@@ -1,6 +1,7 @@
 # sandpit's Python driver: reads cells on fd 3 ("exec <nbytes> <name>\n" + source), runs
 # them in one namespace, answers one JSON line per cell. Start-up time is the product:
-# keep this file small (compiling it is on every run's path) and import nothing eagerly.
+# compiling this file is on every run's path, so the hot loop stays small, code that only
+# some cells need lives in _COLD (compiled on first use), and nothing is imported eagerly.
 import sys, os
 
 
@@ -11,9 +12,6 @@ def _driver():
     # SIGINT (Ctrl-C, a timeout) interrupts the user's code only: outside a
     # cell it is ignored, so it can never take the driver down.
     _signal.signal(2, _signal.SIG_IGN)
-    # plt.show() on Agg would only warn; the driver captures the figures instead.
-    import warnings
-    warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
     ns = {"__name__": "__main__", "__builtins__": builtins}
     esc = {i: "\\u%04x" % i for i in range(32)}
     esc.update({34: '\\"', 92: "\\\\"})
@@ -30,8 +28,8 @@ def _driver():
         return '"' + str(v).translate(esc) + '"'
 
     def split(src, name):
-        # Fast path: a last line at column 0 that is a whole expression, after a
-        # head that compiles on its own. Building an AST costs ~2 ms; this does not.
+        # A last line at column 0 that is a whole expression, after a head that
+        # compiles on its own: no AST needed (building one costs ~2 ms).
         head, _, tail = src.rstrip().rpartition("\n")
         if tail[:1] not in ("", " ", "\t", "#", "@"):
             pad = "\n" * head.count("\n") + ("\n" if head else "")
@@ -47,11 +45,7 @@ def _driver():
                     return compile(src, name, "exec"), None
             except SyntaxError:
                 pass
-        import _ast
-        tree = compile(src, name, "exec", _ast.PyCF_ONLY_AST)
-        last = tree.body.pop() if tree.body and type(tree.body[-1]) is _ast.Expr else None
-        value = last and compile(_ast.Expression(last.value), name, "eval")
-        return compile(tree, name, "exec"), value
+        return _cold()["ast_split"](src, name)
 
     def run(src, name):
         sys.argv = [name]
@@ -65,12 +59,8 @@ def _driver():
                 if result is not None:
                     builtins._ = result
                     value = {"text/plain": repr(result)}
-                    html = getattr(type(result), "_repr_html_", None)
-                    if html is not None:
-                        try:
-                            value["text/html"] = html(result)
-                        except Exception:
-                            pass
+                    if hasattr(type(result), "_repr_html_"):
+                        _cold()["add_html"](value, result)
         except SystemExit as e:
             status = e.code if e.code is None or type(e.code) is int else 1
             status = status or 0
@@ -79,14 +69,10 @@ def _driver():
             err = status and {"name": "SystemExit", "value": str(status), "traceback": ""} or None
         except BaseException as e:
             _signal.signal(2, _signal.SIG_IGN)
-            err, status = _error(e, src, name), 1
+            err, status = _cold()["error"](e, src, name), 1
         _signal.signal(2, _signal.SIG_IGN)
-        figures = _figures()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except BaseException:
-                pass
+        figures = _cold()["figures"]() if "matplotlib.pyplot" in sys.modules else []
+        _flush()
         return {"type": "result", "exit_code": status, "value": value, "error": err, "images": figures}
 
     buf = bytearray()
@@ -115,41 +101,12 @@ def _driver():
             out = out[os.write(3, out):]
 
 
-_shown = []
-_saved = [0]
-
-
-def _figures():
-    # Figures shown with plt.show() during the cell, then those left open: PNG
-    # files under /workspace/.sandpit/outputs, returned base64-encoded too.
-    plt = sys.modules.get("matplotlib.pyplot")
-    if plt is None:
-        return []
-    if not getattr(plt.show, "_sandpit", False):
-        def show(*args, **kwargs):
-            _shown.extend(_save(plt.figure(n)) for n in plt.get_fignums())
-            plt.close("all")
-        show._sandpit = True
-        plt.show = show
-    images = _shown[:] + [_save(plt.figure(n)) for n in plt.get_fignums()]
-    _shown.clear()
-    plt.close("all")
-    return images
-
-
-def _save(figure):
-    import base64, io, time
-    data = io.BytesIO()
-    figure.savefig(data, format="png")
-    _saved[0] += 1
-    path = "/workspace/.sandpit/outputs/%d-%d.png" % (time.time() * 1000, _saved[0])
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data.getvalue())
-    except OSError:
-        path = ""
-    return {"format": "png", "path": path, "base64": base64.b64encode(data.getvalue()).decode()}
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
 
 
 def _finish():
@@ -161,16 +118,27 @@ def _finish():
         threading._shutdown()
     import atexit
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
+    _flush()
     os._exit(0)
 
 
-def _error(e, src, name):
-    # Only on failure: the traceback machinery costs ~4 ms to import.
+_COLD = r'''
+def ast_split(src, name):
+    import _ast
+    tree = compile(src, name, "exec", _ast.PyCF_ONLY_AST)
+    last = tree.body.pop() if tree.body and type(tree.body[-1]) is _ast.Expr else None
+    value = last and compile(_ast.Expression(last.value), name, "eval")
+    return compile(tree, name, "exec"), value
+
+
+def add_html(value, result):
+    try:
+        value["text/html"] = type(result)._repr_html_(result)
+    except Exception:
+        pass
+
+
+def error(e, src, name):
     import linecache, traceback
     linecache.cache[name] = (len(src), None, src.splitlines(True), name)
     tb = e.__traceback__
@@ -179,6 +147,60 @@ def _error(e, src, name):
     text = "".join(traceback.format_exception(type(e), e, tb))
     sys.stderr.write(text)
     return {"name": type(e).__name__, "value": str(e), "traceback": text}
+
+
+shown = []
+saved = [0]
+
+
+class AggWarning:
+    # A warnings filter's message matcher without the re module (3 ms to import).
+    def match(self, text):
+        return text.startswith("Matplotlib is currently using agg")
+
+
+def figures():
+    # Figures shown with plt.show() during the cell, then those left open: PNG
+    # files under /workspace/.sandpit/outputs, returned base64-encoded too.
+    plt = sys.modules["matplotlib.pyplot"]
+    if not getattr(plt.show, "_sandpit", False):
+        import warnings
+        warnings.filters.insert(0, ("ignore", AggWarning(), Warning, None, 0))
+        warnings._filters_mutated()
+
+        def show(*args, **kwargs):
+            shown.extend(save(plt.figure(n)) for n in plt.get_fignums())
+            plt.close("all")
+        show._sandpit = True
+        plt.show = show
+    images = shown[:] + [save(plt.figure(n)) for n in plt.get_fignums()]
+    shown.clear()
+    plt.close("all")
+    return images
+
+
+def save(figure):
+    import base64, io, time
+    data = io.BytesIO()
+    figure.savefig(data, format="png")
+    saved[0] += 1
+    path = "/workspace/.sandpit/outputs/%d-%d.png" % (time.time() * 1000, saved[0])
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data.getvalue())
+    except OSError:
+        path = ""
+    return {"format": "png", "path": path, "base64": base64.b64encode(data.getvalue()).decode()}
+'''
+_cold_ns = {}
+
+
+def _cold():
+    if not _cold_ns:
+        _cold_ns.update(sys=sys, os=os)
+        exec(compile(_COLD, "<string>", "exec"), _cold_ns)
+    return _cold_ns
 
 
 _driver()
