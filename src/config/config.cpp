@@ -155,6 +155,17 @@ void apply_toml(Config& config, const std::string& text, const std::string& orig
   }
   toml::table table;
   try {
+    // First the ASCII stand-in (see screen.hpp): toml++ 3.3.0 must not meet
+    // non-ASCII text anywhere but inside a string or comment.
+    if (auto stand_in = ascii_stand_in(text); !stand_in.empty()) {
+      try {
+        (void)toml::parse(stand_in, origin);
+      } catch (const toml::parse_error& e) {
+        std::string why(e.description());
+        if (why.find("'!'") != std::string::npos) why = "a non-ASCII character outside a string or comment";
+        fail_at(origin, e.source(), why);
+      }
+    }
     table = toml::parse(text, origin);
   } catch (const toml::parse_error& e) {
     fail_at(origin, e.source(), std::string(e.description()));

@@ -4,7 +4,8 @@
 // behaviour, on some non-ASCII input outside strings (upstream issues #190,
 // #295, fixed after 3.3.0); our fuzzer found it too. TOML needs non-ASCII
 // text only inside strings and comments, so we refuse it anywhere else, and
-// refuse invalid UTF-8 everywhere, with a position, before parsing.
+// refuse invalid UTF-8 and control characters (TOML allows neither) everywhere,
+// with a position, before parsing.
 #include "screen.hpp"
 
 #include <fmt/format.h>
@@ -30,12 +31,16 @@ enum class State { normal, comment, basic, literal, ml_basic, ml_literal };
 std::optional<ScreenError> screen_toml(std::string_view text) {
   State state = State::normal;
   std::size_t line = 1, column = 1;
-  bool after_line_backslash = false; // in a multi-line basic string, trimming after a line-ending "\"
+  bool after_line_backslash = false; // in a basic string, after a "\" and whitespace
   for (std::size_t i = 0; i < text.size();) {
     std::size_t n = utf8_length(text, i);
     if (n == 0) return ScreenError{line, column, "invalid UTF-8"};
     const char c = text[i];
     const bool ascii = n == 1;
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t' && c != '\n' && c != '\r') || byte == 0x7F) {
+      return ScreenError{line, column, fmt::format("a control character (0x{:02X})", byte)};
+    }
     auto starts = [&](std::string_view token) { return text.substr(i, token.size()) == token; };
     std::size_t advance = n;
     switch (state) {
@@ -51,23 +56,24 @@ std::optional<ScreenError> screen_toml(std::string_view text) {
       if (c == '\n') state = State::normal;
       break;
     case State::basic:
-      if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') advance = 2;
-      else if (c == '"' || c == '\n') state = State::normal;
+    case State::ml_basic:
+      // After a backslash followed by whitespace, toml++ trims whitespace and
+      // classifies the next character with the function that goes wrong on
+      // non-ASCII input: refuse that, in either kind of basic string.
+      if (after_line_backslash && !ascii) return ScreenError{line, column, "a non-ASCII character after a backslash and whitespace"};
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') after_line_backslash = false;
+      if (c == '\\') {
+        char next = i + 1 < text.size() ? text[i + 1] : '\0';
+        if (next == ' ' || next == '\t' || next == '\n' || next == '\r') after_line_backslash = true;
+        else advance = 2;
+      } else if (state == State::ml_basic && starts("\"\"\"")) {
+        state = State::normal, advance = 3;
+      } else if (state == State::basic && (c == '"' || c == '\n')) {
+        state = State::normal;
+      }
       break;
     case State::literal:
       if (c == '\'' || c == '\n') state = State::normal;
-      break;
-    case State::ml_basic:
-      if (after_line_backslash && !ascii) return ScreenError{line, column, "a non-ASCII character right after a line-ending backslash"};
-      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') after_line_backslash = false;
-      if (c == '\\') {
-        std::size_t j = i + 1;
-        while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) ++j;
-        if (j < text.size() && text[j] == '\n') after_line_backslash = true;
-        else advance = 2;
-      } else if (starts("\"\"\"")) {
-        state = State::normal, advance = 3;
-      }
       break;
     case State::ml_literal:
       if (starts("'''")) state = State::normal, advance = 3;
@@ -83,6 +89,23 @@ std::optional<ScreenError> screen_toml(std::string_view text) {
     }
   }
   return std::nullopt;
+}
+
+std::string ascii_stand_in(std::string_view text) {
+  std::string out;
+  bool any = false;
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t n = utf8_length(text, i);
+    if (n <= 1) {
+      out += text[i];
+      ++i;
+      continue;
+    }
+    out += '!';
+    any = true;
+    i += n;
+  }
+  return any ? out : std::string();
 }
 
 } // namespace sandpit::config

@@ -16,4 +16,9 @@ struct ScreenError {
 
 std::optional<ScreenError> screen_toml(std::string_view text);
 
+// `text` with every non-ASCII character replaced by '!', which TOML accepts in
+// strings and comments and nowhere else. If this stand-in parses, the original's
+// non-ASCII text sits only where toml++ handles it safely. Empty when `text` is ASCII.
+std::string ascii_stand_in(std::string_view text);
+
 } // namespace sandpit::config

@@ -104,7 +104,9 @@ TEST_CASE("Config::load, bytes toml++ 3.3.0 mishandles are refused before parsin
   CHECK(error_of("[l\xc5\x98m\n") == "test.toml:1:3: a non-ASCII character outside a string or comment");
   CHECK(error_of("a\xc5\x98 = 1\n") == "test.toml:1:2: a non-ASCII character outside a string or comment");
   CHECK(error_of("x = \"\xcc\"\n") == "test.toml:1:6: invalid UTF-8");
-  CHECK(error_of("s = \"\"\"\\\n\xc2\xa7\"\"\"\n") == "test.toml:2:1: a non-ASCII character right after a line-ending backslash");
+  CHECK(error_of("x = 1\n\x01") == "test.toml:2:1: a control character (0x01)");
+  CHECK(error_of("s = \"\"\"\\\n\xc2\xa7\"\"\"\n") == "test.toml:2:1: a non-ASCII character after a backslash and whitespace");
+  CHECK(error_of("s = \"\"\"x\\\t\t\xef\xbb\xb7\"\"\"\n") == "test.toml:1:12: a non-ASCII character after a backslash and whitespace");
   // Non-ASCII text in strings and comments is fine (paths may need it).
   auto c = defaults();
   config::apply_toml(c, "# caf\xc3\xa9\n[jail]\nro_binds = [\"/usr/share/caf\xc3\xa9\"]\n", "ok.toml");
