@@ -1,10 +1,10 @@
 // Runs a fuzz target over corpus files, so every build (not only clang's) exercises the
 // harness and the seeds: `fuzz_x_replay FILE|DIR...`.
+#include "sandpit/sys/fd.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     fs::path root(argv[i]);
     auto run = [&](const fs::path& file) {
-      std::ifstream in(file, std::ios::binary);
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      auto read = sandpit::sys::read_file(file.string());
+      std::string bytes = read ? *read : std::string();
       LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
       ++inputs;
     };
