@@ -54,7 +54,7 @@ session::ExecRequest make_request(Context& context, const ExecOptions& o) {
 // A throwaway jail in this process, torn down before we answer: nothing is left behind.
 session::ExecResult run_fresh(Context& context, const session::ExecRequest& request, const Workspace& workspace,
                               session::OutputSink& sink) {
-  auto session = session::Session::start(context.config(), workspace, session::Lifetime::fresh);
+  auto session = session::Session::start(context.config(), workspace, session::Lifetime::fresh, request.language);
   return session->execute(request, sink);
 }
 

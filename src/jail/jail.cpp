@@ -31,7 +31,15 @@ Failure reply_failure(const json& reply) {
 
 } // namespace
 
-Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested) {
+namespace {
+
+std::string spawn_message(const SpawnRequest& request) {
+  return json{{"op", "spawn"}, {"argv", request.argv}, {"env", request.env}, {"cwd", request.cwd}}.dump();
+}
+
+} // namespace
+
+Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested, const SpawnRequest* first) {
   std::unique_ptr<Jail> jail(new Jail());
   JailSpec spec = requested;
   auto choice = create_cgroup(unique_name(), spec.limits);
@@ -57,10 +65,20 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested) {
   auto program = build_seccomp_program();
   if (!program) return program.failure();
   if (auto r = sys::send_message(jail->m_ctl.get(), *program); !r) return fail(r.failure());
+  if (first != nullptr) {
+    if (auto r = sys::send_message(jail->m_ctl.get(), spawn_message(*first), first->fds); !r) return fail(r.failure());
+  }
   auto reply = jail->read_reply();
   if (!reply) return fail(reply.failure());
   json message = json::parse(*reply, nullptr, false);
   if (message.value("op", "") != "ready") return reply_failure(message);
+  if (first != nullptr) {
+    auto spawned = jail->read_reply();
+    if (!spawned) return spawned.failure();
+    json answer = json::parse(*spawned, nullptr, false);
+    if (answer.value("op", "") == "spawned") jail->m_first_pid = answer.at("pid").get<pid_t>();
+    else jail->m_first_failure = reply_failure(answer); // the jail is fine; that process is not
+  }
   trace::mark("jail ready");
   const json timings = message.value("timings", json::object());
   for (const auto& [phase, ms] : timings.items()) {
@@ -90,8 +108,7 @@ Result<std::string> Jail::read_reply() {
 }
 
 Result<pid_t> Jail::spawn(const SpawnRequest& request) {
-  json message = {{"op", "spawn"}, {"argv", request.argv}, {"env", request.env}, {"cwd", request.cwd}};
-  if (auto r = sys::send_message(m_ctl.get(), message.dump(), request.fds); !r) return r.failure();
+  if (auto r = sys::send_message(m_ctl.get(), spawn_message(request), request.fds); !r) return r.failure();
   auto reply = read_reply();
   if (!reply) return reply.failure();
   json parsed = json::parse(*reply, nullptr, false);

@@ -83,15 +83,6 @@ public:
     }
   }
 
-  void warm_up(kernels::Language language) {
-    Turn turn(m_turns, m_turns.take());
-    try {
-      m_session->warm_up(language);
-    } catch (const Error&) {
-      // the first execution reports it, in context
-    }
-  }
-
   // Ends running executions (their processes are killed), waits for their
   // threads to let go of the session, and tears the jail down.
   void close() {
@@ -244,7 +235,8 @@ int run_daemon(const Workspace& workspace, const config::Config& config, int rea
   };
   std::unique_ptr<Session> session;
   try {
-    session = Session::start(config, workspace, Lifetime::persistent);
+    // The first client's kernel starts with the jail, while that client connects.
+    session = Session::start(config, workspace, Lifetime::persistent, kernels::parse_language(warm_language));
   } catch (const Error& e) {
     report(fmt::format("{}\t{}: {}", static_cast<int>(e.code()), e.subject(), e.reason()));
     return static_cast<int>(e.code());
@@ -258,8 +250,6 @@ int run_daemon(const Workspace& workspace, const config::Config& config, int rea
   Daemon daemon(std::move(session), std::move(listener).value(), workspace, config.idle_timeout);
   report("ok");
   trace::mark("daemon: listening");
-  // The first client is connecting now: have its interpreter start meanwhile.
-  if (auto language = kernels::parse_language(warm_language)) daemon.warm_up(*language);
   daemon.serve();
   // New clients must start a new daemon from here on; this one is leaving.
   ::unlink(socket_path(workspace).c_str());

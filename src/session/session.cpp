@@ -17,6 +17,14 @@
 #include <unistd.h>
 
 namespace sandpit::session {
+
+// One process's host ends (stdout, stderr, and a driver's control socket) and the
+// jail's ends, handed over in a spawn request.
+struct Channels {
+  sys::FdPair out, err, ctl;
+  sys::Fd null_fd;
+};
+
 namespace {
 
 using kernels::Language;
@@ -42,23 +50,34 @@ Result<sys::Fd> script_memfd(const std::string& code) {
   throw Error(ExitCode::sandbox_setup, "start " + std::string(kernels::name_of(language)), f.message());
 }
 
-// Spawns `argv` in the jail with fresh stdout/stderr pipes and `third` as fd 3.
-struct Spawned {
-  pid_t pid;
-  sys::Fd out, err;
-};
-Spawned spawn_process(jail::Jail& jail, Language language, std::vector<std::string> argv, int third) {
+Channels make_channels(Language language, bool with_ctl) {
+  Channels c;
   auto out = sys::make_pipe();
   auto err = sys::make_pipe();
   if (!out || !err) start_failed(language, errno_failure("pipe"));
-  sys::Fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  jail::SpawnRequest spawn{std::move(argv), sandbox_environment(), "/workspace",
-                           {null_fd.get(), out->second.get(), err->second.get(), third}};
-  auto pid = jail.spawn(spawn);
-  if (!pid) start_failed(language, pid.failure());
-  (void)sys::set_nonblocking(out->first.get());
-  (void)sys::set_nonblocking(err->first.get());
-  return Spawned{*pid, std::move(out->first), std::move(err->first)};
+  c.out = std::move(out).value();
+  c.err = std::move(err).value();
+  if (with_ctl) {
+    auto ctl = sys::make_socketpair(SOCK_STREAM);
+    if (!ctl) start_failed(language, ctl.failure());
+    c.ctl = std::move(ctl).value();
+  }
+  c.null_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  return c;
+}
+
+jail::SpawnRequest spawn_request(std::vector<std::string> argv, const Channels& c, int third) {
+  return {std::move(argv), sandbox_environment(), "/workspace", {c.null_fd.get(), c.out.second.get(), c.err.second.get(), third}};
+}
+
+// The host keeps the read ends, non-blocking; the jail's ends are closed here.
+void keep_host_ends(Channels& c) {
+  c.out.second.reset();
+  c.err.second.reset();
+  c.ctl.second.reset();
+  (void)sys::set_nonblocking(c.out.first.get());
+  (void)sys::set_nonblocking(c.err.first.get());
+  if (c.ctl.first.valid()) (void)sys::set_nonblocking(c.ctl.first.get());
 }
 
 } // namespace
@@ -68,7 +87,8 @@ Session::Session(const config::Config& config, std::unique_ptr<jail::Jail> jail,
     : m_config(config), m_jail(std::move(jail)), m_name(std::move(name)), m_workspace(workspace.host_dir.string()),
       m_files_dir(workspace.files_dir), m_lifetime(lifetime), m_started(Clock::now()) {}
 
-std::unique_ptr<Session> Session::start(const config::Config& config, const Workspace& workspace, Lifetime lifetime) {
+std::unique_ptr<Session> Session::start(const config::Config& config, const Workspace& workspace, Lifetime lifetime,
+                                        std::optional<Language> first_kernel) {
   workspace.ensure_created();
   if (::geteuid() == 0) {
     // As root the sandbox user is the host's nobody: give it the workspace files.
@@ -77,7 +97,16 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
     }
   }
   auto spec = jail::make_spec(config, workspace.files_dir.string());
-  auto jail = jail::Jail::start(spec);
+  // The first kernel starts with the jail: its request travels with the setup.
+  const Language language = first_kernel.value_or(Language::bash);
+  const bool with_kernel = language != Language::bash; // a shell is a new process per execution
+  std::optional<Channels> channels;
+  std::optional<jail::SpawnRequest> first;
+  if (with_kernel) {
+    channels = make_channels(language, true);
+    first = spawn_request(kernel_command(config, language), *channels, channels->ctl.second.get());
+  }
+  auto jail = jail::Jail::start(spec, first ? &*first : nullptr);
   if (!jail) {
     const auto& f = jail.failure();
     std::string why = f.message();
@@ -87,13 +116,17 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
     }
     throw Error(ExitCode::sandbox_setup, "sandbox setup failed", why);
   }
-  return std::unique_ptr<Session>(
-      new Session(config, std::move(jail).value(), "ws-" + workspace.id, workspace, lifetime));
+  std::unique_ptr<Session> session(new Session(config, std::move(jail).value(), "ws-" + workspace.id, workspace, lifetime));
+  if (with_kernel) {
+    if (session->m_jail->first_pid() < 0) start_failed(language, session->m_jail->first_failure());
+    session->adopt_kernel(language, session->m_jail->first_pid(), std::move(*channels));
+  }
+  return session;
 }
 
-std::vector<std::string> Session::command_for(Language language) const {
-  auto it = m_config.language_commands.find(std::string(kernels::name_of(language)));
-  std::vector<std::string> argv = it != m_config.language_commands.end() ? it->second : std::vector<std::string>{};
+std::vector<std::string> kernel_command(const config::Config& config, Language language) {
+  auto it = config.language_commands.find(std::string(kernels::name_of(language)));
+  std::vector<std::string> argv = it != config.language_commands.end() ? it->second : std::vector<std::string>{};
   switch (language) {
   case Language::python: argv.insert(argv.end(), {"-c", std::string(kernels::python_driver())}); break;
   // --expose-internals: the driver uses Node's own REPL helpers (acorn, top-level await).
@@ -115,17 +148,21 @@ void Session::reap_dead_kernels() {
   }
 }
 
+void Session::adopt_kernel(Language language, pid_t pid, Channels channels) {
+  keep_host_ends(channels);
+  Kernel& kernel = m_kernels[language];
+  kernel.pid = pid;
+  kernel.out = std::move(channels.out.first);
+  kernel.err = std::move(channels.err.first);
+  kernel.ctl = std::move(channels.ctl.first);
+}
+
 Session::Kernel& Session::kernel_for(Language language, OutputSink& sink, ExecResult& result) {
   if (auto it = m_kernels.find(language); it != m_kernels.end()) return it->second;
-  auto ctl = sys::make_socketpair(SOCK_STREAM);
-  if (!ctl) start_failed(language, ctl.failure());
-  auto spawned = spawn_process(*m_jail, language, command_for(language), ctl->second.get());
-  (void)sys::set_nonblocking(ctl->first.get());
-  Kernel& kernel = m_kernels[language];
-  kernel.pid = spawned.pid;
-  kernel.out = std::move(spawned.out);
-  kernel.err = std::move(spawned.err);
-  kernel.ctl = std::move(ctl->first);
+  auto channels = make_channels(language, true);
+  auto pid = m_jail->spawn(spawn_request(kernel_command(m_config, language), channels, channels.ctl.second.get()));
+  if (!pid) start_failed(language, pid.failure());
+  adopt_kernel(language, *pid, std::move(channels));
   if (auto lost = m_lost.find(language); lost != m_lost.end()) {
     std::string notice = fmt::format("sandpit: a new {} kernel was started because {}; earlier state is lost\n",
                                      kernels::name_of(language), lost->second);
@@ -133,7 +170,7 @@ Session::Kernel& Session::kernel_for(Language language, OutputSink& sink, ExecRe
     sink.on_stderr(notice);
     m_lost.erase(lost);
   }
-  return kernel;
+  return m_kernels[language];
 }
 
 ExecResult Session::execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller) {
@@ -156,9 +193,12 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
   RunOutcome outcome;
   if (request.language == Language::bash) {
     auto script = check(script_memfd(request.code), ExitCode::sandbox_setup, "start bash");
-    auto spawned = spawn_process(*m_jail, Language::bash, command_for(Language::bash), script.get());
-    outcome = run_loop(*m_jail, spawned.pid, {spawned.out.get(), spawned.err.get(), -1}, policy, started + request.timeout,
-                       m_config.limits.output, sink, canceller, result);
+    auto channels = make_channels(Language::bash, false);
+    auto pid = m_jail->spawn(spawn_request(kernel_command(m_config, Language::bash), channels, script.get()));
+    if (!pid) start_failed(Language::bash, pid.failure());
+    keep_host_ends(channels);
+    outcome = run_loop(*m_jail, *pid, {channels.out.first.get(), channels.err.first.get(), -1}, policy,
+                       started + request.timeout, m_config.limits.output, sink, canceller, result);
   } else {
     reap_dead_kernels();
     Kernel& kernel = kernel_for(request.language, sink, result);
@@ -196,16 +236,6 @@ void Session::restart_kernels() {
   for (auto& [language, kernel] : m_kernels) m_jail->signal(-kernel.pid, SIGKILL);
   m_kernels.clear();
   m_lost.clear();
-}
-
-void Session::warm_up(Language language) {
-  if (language == Language::bash) return; // a shell is a new process per execution
-  struct Discard final : OutputSink {
-    void on_stdout(std::string_view) override {}
-    void on_stderr(std::string_view) override {}
-  } discard;
-  ExecResult unused;
-  (void)kernel_for(language, discard, unused);
 }
 
 void Session::kill_processes() {

@@ -36,7 +36,12 @@ class Jail {
 public:
   // Creates the cgroup, clones the init into fresh namespaces and waits until it
   // has built the filesystem and dropped privileges.
-  static Result<std::unique_ptr<Jail>> start(const JailSpec& spec);
+  // `first`, if given, is spawned as soon as the init is ready, without
+  // another round trip (a kernel the caller knows it needs); its pid is first_pid().
+  static Result<std::unique_ptr<Jail>> start(const JailSpec& spec, const SpawnRequest* first = nullptr);
+  pid_t first_pid() const { return m_first_pid; }
+  // Why `first` could not be spawned, when first_pid() is -1.
+  const Failure& first_failure() const { return m_first_failure; }
   ~Jail();
   Jail(const Jail&) = delete;
   Jail& operator=(const Jail&) = delete;
@@ -69,6 +74,8 @@ private:
   Result<std::string> read_reply();
 
   pid_t m_init_pid = -1;
+  pid_t m_first_pid = -1;
+  Failure m_first_failure;
   sys::Fd m_ctl;
   std::unique_ptr<Cgroup> m_cgroup;
   LimitMechanism m_limits;

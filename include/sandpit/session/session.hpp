@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ class Canceller;
 
 // The fixed environment every sandboxed process starts with; nothing of the host's enters.
 std::vector<std::string> sandbox_environment();
+// The argv that starts `language`'s kernel (Python, Node drivers) or a shell script on fd 3 (bash).
+std::vector<std::string> kernel_command(const config::Config& config, kernels::Language language);
+struct Channels;
 
 // fresh: a throwaway jail; each execution's process is the whole story and
 // stopping it kills everything. persistent: kernels live on between
@@ -41,14 +45,14 @@ struct SessionInfo {
 
 class Session {
 public:
-  // Starts the jail for `workspace`. Throws Error(sandbox_setup) naming the step that failed.
-  static std::unique_ptr<Session> start(const config::Config& config, const Workspace& workspace, Lifetime lifetime);
+  // Starts the jail for `workspace`, and with it the kernel for `first_kernel`
+  // (one round trip saved). Throws Error(sandbox_setup) naming the step that failed.
+  static std::unique_ptr<Session> start(const config::Config& config, const Workspace& workspace, Lifetime lifetime,
+                                        std::optional<kernels::Language> first_kernel = std::nullopt);
 
   // Runs one execution to completion (or timeout, output limit, interrupt), streaming output to `sink`.
   ExecResult execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller = nullptr);
 
-  // Starts the kernel for `language` now rather than at its first execution.
-  void warm_up(kernels::Language language);
   // Stops every kernel: the next execution starts with fresh interpreter state.
   void restart_kernels();
   // Kills every process in the jail (kernels and anything left in the background).
@@ -69,8 +73,8 @@ private:
 
   Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name, const Workspace& workspace,
           Lifetime lifetime);
-  std::vector<std::string> command_for(kernels::Language language) const;
   Kernel& kernel_for(kernels::Language language, OutputSink& sink, ExecResult& result);
+  void adopt_kernel(kernels::Language language, pid_t pid, Channels channels);
   void reap_dead_kernels();
   ExecResult run(const ExecRequest& request, OutputSink& sink, Canceller* canceller);
 
