@@ -1,5 +1,9 @@
 #include "sandpit/kernels/language.hpp"
 
+#include "sandpit/kernels/drivers.hpp"
+
+#include <fmt/format.h>
+
 #include <array>
 
 namespace sandpit::kernels {
@@ -56,6 +60,23 @@ std::vector<std::string> language_names() {
   std::vector<std::string> out;
   for (const auto& alias : k_aliases) out.emplace_back(alias.name);
   return out;
+}
+
+std::string_view driver_source(Language language) {
+  return language == Language::javascript ? node_driver() : python_driver();
+}
+
+std::string python_loader() {
+  return fmt::format("import os\nn, b = {}, b''\nwhile len(b) < n:\n    c = os.read(3, n - len(b))\n"
+                     "    if not c: os._exit(1)\n    b += c\ndel n, c\nexec(compile(b, '<string>', 'exec'))",
+                     python_driver().size());
+}
+
+std::string node_loader() {
+  return fmt::format("const n = {}, b = Buffer.alloc(n); let o = 0; while (o < n) {{ const r = require('fs').readSync(3, b, o, n - o, null); "
+                     "if (r === 0) process.exit(1); o += r; }} "
+                     "require('vm').runInThisContext('(function (require) {{' + b.toString() + '\\n}})', {{ filename: 'sandpit-driver' }})(require);",
+                     node_driver().size());
 }
 
 } // namespace sandpit::kernels

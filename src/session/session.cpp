@@ -127,10 +127,12 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
 std::vector<std::string> kernel_command(const config::Config& config, Language language) {
   auto it = config.language_commands.find(std::string(kernels::name_of(language)));
   std::vector<std::string> argv = it != config.language_commands.end() ? it->second : std::vector<std::string>{};
+  // The drivers' source arrives on fd 3 ahead of the first cell (see adopt_kernel):
+  // argv holds only a short loader, so `ps` stays readable.
   switch (language) {
-  case Language::python: argv.insert(argv.end(), {"-c", std::string(kernels::python_driver())}); break;
+  case Language::python: argv.insert(argv.end(), {"-c", kernels::python_loader()}); break;
   // --expose-internals: the driver uses Node's own REPL helpers (acorn, top-level await).
-  case Language::javascript: argv.insert(argv.end(), {"--expose-internals", "-e", std::string(kernels::node_driver())}); break;
+  case Language::javascript: argv.insert(argv.end(), {"--expose-internals", "-e", kernels::node_loader()}); break;
   case Language::bash: argv.push_back("/dev/fd/3"); break;
   }
   return argv;
@@ -149,6 +151,8 @@ void Session::reap_dead_kernels() {
 }
 
 void Session::adopt_kernel(Language language, pid_t pid, Channels channels) {
+  // Blocking and before any cell: the loader reads exactly the driver's bytes.
+  (void)sys::write_all(channels.ctl.first.get(), kernels::driver_source(language));
   keep_host_ends(channels);
   Kernel& kernel = m_kernels[language];
   kernel.pid = pid;

@@ -1,6 +1,9 @@
 // The in-sandbox drivers (Python, Node.js) that run cells and report results, embedded at build time.
 #pragma once
 
+#include "sandpit/kernels/language.hpp"
+
+#include <string>
 #include <string_view>
 
 namespace sandpit::kernels {
@@ -9,5 +12,12 @@ namespace sandpit::kernels {
 std::string_view python_driver();
 // Source of the driver run as `node -e`; reads cell frames on fd 3.
 std::string_view node_driver();
+
+// The driver for a kernel language.
+std::string_view driver_source(Language language);
+// The short program passed on the command line: it reads driver_source()'s
+// exact length from fd 3 and runs it.
+std::string python_loader();
+std::string node_loader();
 
 } // namespace sandpit::kernels
