@@ -73,9 +73,10 @@ std::string python_loader() {
 }
 
 std::string node_loader() {
-  return fmt::format("const n = {}, b = Buffer.alloc(n); let o = 0; while (o < n) {{ const r = require('fs').readSync(3, b, o, n - o, null); "
+  // A block, so that its names do not take the global scope's from the user's cells.
+  return fmt::format("{{ const n = {}, b = Buffer.alloc(n); let o = 0; while (o < n) {{ const r = require('fs').readSync(3, b, o, n - o, null); "
                      "if (r === 0) process.exit(1); o += r; }} "
-                     "require('vm').runInThisContext('(function (require) {{' + b.toString() + '\\n}})', {{ filename: 'sandpit-driver' }})(require);",
+                     "require('vm').runInThisContext('(function (require) {{' + b.toString() + '\\n}})', {{ filename: 'sandpit-driver' }})(require); }}",
                      node_driver().size());
 }
 
