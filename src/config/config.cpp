@@ -91,6 +91,13 @@ void set_value(Config& config, const KeyInfo& key, const toml::node& node, const
   };
   if (name == "limits.timeout") l.timeout = as_duration(origin, key, node);
   else if (name == "session.idle_timeout") config.idle_timeout = as_duration(origin, key, node);
+  else if (name == "session.background") {
+    auto v = node.value_exact<std::string>();
+    if (!v || (*v != "keep" && *v != "kill")) {
+      fail_at(origin, node.source(), fmt::format("{}: expected \"keep\" or \"kill\", got {}", name, describe(node)));
+    }
+    config.keep_background = *v == "keep";
+  }
   else if (name == "limits.memory") l.memory = as_size(origin, key, node);
   else if (name == "limits.pids") l.pids = whole();
   else if (name == "limits.cpu") {

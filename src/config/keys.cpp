@@ -18,6 +18,8 @@ constexpr std::array k_keys{
     KeyInfo{"limits.file_size", KeyType::size, R"("256MiB")", "largest file the code may write", SetBy::anyone},
     KeyInfo{"limits.open_files", KeyType::integer, "256", "open file descriptors per process", SetBy::anyone},
     KeyInfo{"session.idle_timeout", KeyType::duration, R"("15m")", "a workspace's session daemon exits after this long with no client", SetBy::anyone},
+    KeyInfo{"session.background", KeyType::string, R"("keep")",
+            "processes an execution leaves running: \"keep\" until the session ends, or \"kill\" when it ends", SetBy::anyone},
     KeyInfo{"network.enabled", KeyType::boolean, "false", "share the host network instead of a loopback-only one", SetBy::system},
     KeyInfo{"jail.ro_binds", KeyType::string_list, k_default_binds,
             "host paths bound read-only into the sandbox (globs allowed; missing ones skipped)", SetBy::system},

@@ -7,7 +7,9 @@
 #include "sandpit/jail/seccomp.hpp"
 #include "sandpit/sys/fd.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <dirent.h>
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
@@ -118,6 +120,19 @@ void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& chil
   send({{"op", "spawned"}, {"pid", pid}});
 }
 
+// Every process in the jail but the init and `keep` (this /proc is the jail's own).
+void kill_others(const std::vector<pid_t>& keep) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return;
+  while (dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (*end != '\0' || pid <= 1 || std::find(keep.begin(), keep.end(), pid) != keep.end()) continue;
+    ::kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+  ::closedir(proc);
+}
+
 void reap(std::set<pid_t>& children) {
   int status = 0;
   pid_t pid;
@@ -149,6 +164,7 @@ int serve(int sigfd, const std::vector<Rlimit>& limits) {
     if (op == "spawn") spawn(request, message->fds, children, limits);
     else if (op == "signal") ::kill(request.at("pid").get<pid_t>(), request.at("signal").get<int>());
     else if (op == "kill_all") ::kill(-1, SIGKILL);
+    else if (op == "kill_others") kill_others(request.value("keep", std::vector<pid_t>{}));
   }
   // The host went away: take everything in the namespace down with us.
   ::kill(-1, SIGKILL);

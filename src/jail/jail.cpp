@@ -123,6 +123,10 @@ void Jail::signal(pid_t pid, int sig) {
 
 void Jail::kill_all() { (void)sys::send_message(m_ctl.get(), R"({"op":"kill_all"})"); }
 
+void Jail::kill_others(const std::vector<pid_t>& keep) {
+  (void)sys::send_message(m_ctl.get(), json{{"op", "kill_others"}, {"keep", keep}}.dump());
+}
+
 bool Jail::read_events() {
   if (m_dead) return false;
   auto message = sys::recv_message(m_ctl.get());

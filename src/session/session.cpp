@@ -227,6 +227,12 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
       m_kernels.erase(request.language);
     }
   }
+  if (!fresh && !m_config.keep_background) {
+    // session.background = "kill": nothing of this execution outlives it but the kernels.
+    std::vector<pid_t> kernels;
+    for (const auto& [language, k] : m_kernels) kernels.push_back(k.pid);
+    m_jail->kill_others(kernels);
+  }
   finish(result, outcome, m_config.limits, m_jail->usage().oom_kills > oom_before, request);
   // The driver names images by their path inside; the user opens them outside.
   for (auto& image : result.images) {

@@ -289,3 +289,21 @@ def test_background_processes_live_until_the_session_ends(sp):
     sp.run("session", "stop", "-w", str(sp.workspace), check=SUCCESS)
     time.sleep(0.2)
     assert host_processes_matching("sleep 4262") == []
+
+
+def test_background_kill_policy_ends_what_an_execution_leaves(sp):
+    sp.configure('[session]\nbackground = "kill"\n')
+    sp.exec("kept = 'state'", check=SUCCESS)
+    code = ("import os, subprocess\nsubprocess.Popen(['setsid', 'sleep', '4263'], start_new_session=True)\n"
+            "if os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '4264'])")
+    sp.exec(code, check=SUCCESS)
+    time.sleep(0.2)
+    assert host_processes_matching("sleep 4263") == [] and host_processes_matching("sleep 4264") == []
+    assert sp.exec("kept", check=SUCCESS).stdout == "'state'\n"
+
+
+def test_background_policy_is_validated(sp):
+    sp.configure('[session]\nbackground = "sometimes"\n')
+    proc = sp.exec("1")
+    assert proc.returncode == USAGE
+    assert 'session.background: expected "keep" or "kill", got "sometimes"' in proc.stderr

@@ -25,6 +25,7 @@ struct Limits {
 struct Config {
   Limits limits;
   units::Millis idle_timeout{15 * 60'000};
+  bool keep_background = true; // session.background = "keep" | "kill"
   bool network_enabled = false;
   std::vector<std::string> ro_binds;
   std::map<std::string, std::vector<std::string>> language_commands; // "python" -> argv prefix

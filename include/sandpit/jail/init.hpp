@@ -12,7 +12,7 @@ inline constexpr int k_init_workspace_fd = 4;
 // Entry point when exec'd as the init: control socket on fd 3, workspace on fd 4, empty environment.
 // Protocol (SEQPACKET, one JSON object per datagram):
 //   host -> init: {"op":"setup",...}; {"op":"spawn","argv","env","cwd"} + stdio fds;
-//                 {"op":"signal","pid","signal"}; {"op":"kill_all"}; EOF = shut down
+//                 {"op":"signal","pid","signal"}; {"op":"kill_all"}; {"op":"kill_others","keep"}; EOF = shut down
 //   init -> host: {"op":"ready"} | {"op":"setup_failed","step","errno"}; {"op":"spawned","pid"} |
 //                 {"op":"spawn_failed","step","errno"}; {"op":"exited","pid","status"}
 int init_main();

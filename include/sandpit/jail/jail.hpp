@@ -51,6 +51,8 @@ public:
   void signal(pid_t pid, int signal);
   // Kills every process in the jail except its init.
   void kill_all();
+  // Kills every process in the jail except its init and `keep`.
+  void kill_others(const std::vector<pid_t>& keep);
 
   // Readable when the init has something to say; then call read_events().
   int event_fd() const { return m_ctl.get(); }
