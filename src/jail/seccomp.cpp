@@ -31,6 +31,8 @@ constexpr std::array k_denied{
     DeniedSyscall{"name_to_handle_at", EPERM},
     // clone3 takes its flags in memory that seccomp cannot read: make libc fall back to clone
     DeniedSyscall{"clone3", ENOSYS},
+    // openat2 takes its mode in memory too (setuid bits could not be refused): libc falls back to openat
+    DeniedSyscall{"openat2", ENOSYS},
     // other processes' memory
     DeniedSyscall{"ptrace", EPERM}, DeniedSyscall{"process_vm_readv", EPERM},
     DeniedSyscall{"process_vm_writev", EPERM}, DeniedSyscall{"pidfd_getfd", EPERM},
@@ -116,6 +118,12 @@ Result<void> add_argument_rules(scmp_filter_ctx ctx) {
     if (auto r = rule(ctx, EAFNOSUPPORT, "socket", {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFUL, static_cast<unsigned>(family))}); !r) return r;
   }
   if (auto r = rule(ctx, EAFNOSUPPORT, "socket", {SCMP_A0(SCMP_CMP_GT, AF_MAX)}); !r) return r;
+  // socketpair creates sockets too (and loads the family's code): AF_UNIX only.
+  for (int family = 0; family <= AF_MAX; ++family) {
+    if (family == AF_UNIX) continue;
+    if (auto r = rule(ctx, EAFNOSUPPORT, "socketpair", {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFUL, static_cast<unsigned>(family))}); !r) return r;
+  }
+  if (auto r = rule(ctx, EAFNOSUPPORT, "socketpair", {SCMP_A0(SCMP_CMP_GT, AF_MAX)}); !r) return r;
   // The obsolete socket(AF_INET, SOCK_PACKET) is an AF_PACKET socket in disguise.
   if (auto r = rule(ctx, EAFNOSUPPORT, "socket",
                     {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFUL, AF_INET), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xF, SOCK_PACKET)});

@@ -1,5 +1,5 @@
 // sandpit's Node.js driver: runs inside the jail, reads cells from fd 3 and answers there.
-// Frames in: "exec <nbytes> <filename>\n" + source. Out: one JSON object per line.
+// Frames in: "exec <nbytes> <cell id> <filename>\n" + source. Out: one JSON object per line.
 'use strict';
 (() => {
   const net = require('net');
@@ -77,7 +77,7 @@
     return awaits ? value.then((r) => (r ? r.value : undefined)) : value;
   };
 
-  const run = async (source, filename) => {
+  const run = async (source, filename, cell) => {
     let value = null;
     let error = null;
     try {
@@ -94,7 +94,7 @@
       process.stderr.write(error.traceback + '\n');
     }
     interruptCell = null;
-    send({ type: 'result', exit_code: error ? 1 : 0, value, error });
+    send({ type: 'result', cell, exit_code: error ? 1 : 0, value, error });
   };
 
   let pending = Buffer.alloc(0);
@@ -103,11 +103,11 @@
     for (;;) {
       const newline = pending.indexOf(10);
       if (newline < 0) return;
-      const [, , size, name] = pending.subarray(0, newline).toString().match(/^(\w+) (\d+) (.*)$/) || [];
+      const [, , size, cell, name] = pending.subarray(0, newline).toString().match(/^(\w+) (\d+) (\w+) (.*)$/) || [];
       if (size === undefined || pending.length < newline + 1 + Number(size)) return;
       const source = pending.subarray(newline + 1, newline + 1 + Number(size)).toString();
       pending = pending.subarray(newline + 1 + Number(size));
-      queue = queue.then(() => run(source, name));
+      queue = queue.then(() => run(source, name, cell));
     }
   };
   ctl.on('data', (chunk) => {

@@ -1,4 +1,4 @@
-# sandpit's Python driver: reads cells on fd 3 ("exec <nbytes> <name>\n" + source), runs
+# sandpit's Python driver: reads cells on fd 3 ("exec <nbytes> <cell id> <name>\n" + source), runs
 # them in one namespace, answers one JSON line per cell. Start-up time is the product:
 # compiling this file is on every run's path, so the hot loop stays small, code that only
 # some cells need lives in _COLD (compiled on first use), and nothing is imported eagerly.
@@ -47,7 +47,7 @@ def _driver():
                 pass
         return _cold()["ast_split"](src, name)
 
-    def run(src, name):
+    def run(src, name, cell):
         sys.argv = [name]
         value, err, status = None, None, 0
         try:
@@ -73,7 +73,7 @@ def _driver():
         _signal.signal(2, _signal.SIG_IGN)
         figures = _cold()["figures"]() if "matplotlib.pyplot" in sys.modules else []
         _flush()
-        return {"type": "result", "exit_code": status, "value": value, "error": err, "images": figures}
+        return {"type": "result", "cell": cell, "exit_code": status, "value": value, "error": err, "images": figures}
 
     buf = bytearray()
 
@@ -90,13 +90,13 @@ def _driver():
             if not need(len(buf) + 1):
                 return _finish()
         header, _, _ = bytes(buf).partition(b"\n")
-        op, size, name = header.decode().split(" ", 2)
+        op, size, cell, name = header.decode().split(" ", 3)
         del buf[: len(header) + 1]
         if not need(int(size)):
             return _finish()
         src = bytes(buf[: int(size)]).decode("utf-8", "replace")
         del buf[: int(size)]
-        out = (js(run(src, name)) + "\n").encode("utf-8", "replace")
+        out = (js(run(src, name, cell)) + "\n").encode("utf-8", "replace")
         while out:
             out = out[os.write(3, out):]
 

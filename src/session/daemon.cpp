@@ -177,6 +177,9 @@ private:
       (void)protocol::send(fd, {{"type", "result"}, {"result", to_json(result)}});
     } catch (const Error& err) {
       (void)protocol::send(fd, error_message("setup", err.reason(), static_cast<int>(err.code()), err.subject()));
+    } catch (const std::exception& err) {
+      // Never let one execution take the daemon, and every other client's session, down.
+      (void)protocol::send(fd, error_message("internal", err.what(), 125, "session"));
     }
   }
 

@@ -140,7 +140,10 @@ Result<bool> LineReader::fill(bool blocking) {
       return false;
     }
     m_buffer.append(buf, static_cast<std::size_t>(n));
-    if (m_buffer.size() > k_max_line + 1 && m_buffer.find('\n') == std::string::npos) return bad("message too long");
+    // The line being assembled (after the last newline) is what must stay bounded.
+    auto last_newline = m_buffer.rfind('\n');
+    auto partial = last_newline == std::string::npos ? m_buffer.size() : m_buffer.size() - last_newline - 1;
+    if (partial > m_max) return bad("message too long");
     if (!blocking || m_buffer.find('\n') != std::string::npos) return true;
   }
 }

@@ -16,6 +16,33 @@ std::string signal_text(int sig) {
   return fmt::format("signal {} (SIG{})", sig, abbrev != nullptr ? abbrev : "?");
 }
 
+std::string text_of(const nlohmann::json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// The driver runs inside the sandbox: take only fields of the expected types.
+void take_driver_result(ExecResult& r, const nlohmann::json& d) {
+  auto code = d.find("exit_code");
+  r.exit_code = code != d.end() && code->is_number_integer() ? code->get<int>() : 1;
+  if (auto value = d.find("value"); value != d.end() && value->is_object()) {
+    nlohmann::json mime = nlohmann::json::object();
+    for (const auto& [type, data] : value->items()) {
+      if (data.is_string()) mime[type] = data;
+    }
+    if (!mime.empty()) r.result = std::move(mime);
+  }
+  if (auto images = d.find("images"); images != d.end() && images->is_array()) {
+    for (const auto& image : *images) {
+      if (!image.is_object()) continue;
+      r.images.push_back({{"format", text_of(image, "format")}, {"path", text_of(image, "path")}, {"base64", text_of(image, "base64")}});
+    }
+  }
+  if (auto e = d.find("error"); e != d.end() && e->is_object()) {
+    r.error = ErrorInfo{text_of(*e, "name"), text_of(*e, "value"), text_of(*e, "traceback")};
+  }
+}
+
 } // namespace
 
 int status_code(int status) {
@@ -27,16 +54,7 @@ int status_code(int status) {
 void finish(ExecResult& r, const RunOutcome& o, const config::Limits& limits, bool oom_killed, const ExecRequest& request) {
   const bool has_driver = request.language != Language::bash;
   const auto language = kernels::name_of(request.language);
-  if (o.driver_result) {
-    const auto& d = *o.driver_result;
-    r.exit_code = d.value("exit_code", 1);
-    if (d.contains("value") && d["value"].is_object()) r.result = d["value"];
-    if (d.contains("images") && d["images"].is_array()) r.images = d["images"];
-    if (d.contains("error") && d["error"].is_object()) {
-      const auto& e = d["error"];
-      r.error = ErrorInfo{e.value("name", ""), e.value("value", ""), e.value("traceback", "")};
-    }
-  }
+  if (o.driver_result) take_driver_result(r, *o.driver_result);
   if (o.wait_status && (!has_driver || !o.driver_result || status_code(*o.wait_status) != 0)) {
     if (r.exit_code == 0) r.exit_code = status_code(*o.wait_status);
     if (WIFSIGNALED(*o.wait_status) && !r.error) {
@@ -53,6 +71,10 @@ void finish(ExecResult& r, const RunOutcome& o, const config::Limits& limits, bo
   if (o.output_limit) {
     const char* which = r.stdout_truncated ? "stdout" : "stderr";
     r.error = ErrorInfo{"OutputLimitExceeded", fmt::format("{} exceeded {}; the run was stopped", which, units::format_size(limits.output)), ""};
+    if (r.exit_code == 0) r.exit_code = 1;
+  }
+  if (o.protocol_error) {
+    r.error = ErrorInfo{"KernelDied", fmt::format("the {} kernel broke its protocol (more than 32MiB without a newline) and was stopped", language), ""};
     if (r.exit_code == 0) r.exit_code = 1;
   }
   if (o.interrupted && !o.timed_out && !r.error) r.error = ErrorInfo{"KeyboardInterrupt", "interrupted", ""};

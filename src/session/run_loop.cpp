@@ -54,8 +54,26 @@ private:
   bool m_is_stderr;
 };
 
+// The driver speaks from inside the sandbox: its messages are bounded in size
+// and depth, and only a well-formed result is kept.
+constexpr std::size_t k_max_control = 32u << 20;
+constexpr std::size_t k_max_depth = 16;
+
+std::optional<nlohmann::json> parse_result(const std::string& line, const std::string& cell) {
+  bool too_deep = false;
+  auto limit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (static_cast<std::size_t>(depth) > k_max_depth) too_deep = true;
+    return !too_deep;
+  };
+  auto message = nlohmann::json::parse(line, limit, false);
+  if (too_deep || !message.is_object() || !message.contains("type") || message["type"] != "result") return std::nullopt;
+  if (!message.contains("cell") || message["cell"] != cell) return std::nullopt; // stale or forged
+  return message;
+}
+
 // Reads newline-delimited JSON from the driver; keeps the result message.
-void pump_control(int& fd, std::string& buffer, std::optional<nlohmann::json>& result) {
+// Returns false when the driver sent more than k_max_control without a newline.
+bool pump_control(int& fd, std::string& buffer, const std::string& cell, std::optional<nlohmann::json>& result) {
   char buf[65536];
   while (fd >= 0) {
     ssize_t n = ::read(fd, buf, sizeof buf);
@@ -66,13 +84,14 @@ void pump_control(int& fd, std::string& buffer, std::optional<nlohmann::json>& r
       break;
     }
     buffer.append(buf, static_cast<std::size_t>(n));
+    if (buffer.size() > k_max_control) return false;
   }
   std::size_t newline;
   while ((newline = buffer.find('\n')) != std::string::npos) {
-    auto message = nlohmann::json::parse(buffer.substr(0, newline), nullptr, false);
+    if (auto message = parse_result(buffer.substr(0, newline), cell)) result = std::move(message);
     buffer.erase(0, newline + 1);
-    if (message.is_object() && message.value("type", "") == "result") result = std::move(message);
   }
+  return true;
 }
 
 // Escalating stop: SIGINT (or, for a throwaway jail, SIGKILL to everything), then SIGKILL after the grace period.
@@ -153,7 +172,11 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
       outcome.output_limit = true;
       stopper.begin(Clock::now());
     }
-    if ((fds[2].revents & (POLLIN | POLLHUP)) != 0) pump_control(ctl, ctl_buffer, outcome.driver_result);
+    if ((fds[2].revents & (POLLIN | POLLHUP)) != 0 && !pump_control(ctl, ctl_buffer, ch.cell, outcome.driver_result)) {
+      outcome.protocol_error = true;
+      ctl = -1;
+      stopper.begin(Clock::now());
+    }
     if ((fds[3].revents & (POLLIN | POLLHUP)) != 0 && !jail.read_events()) break; // the jail is gone
     take_events();
     if ((fds[4].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
@@ -161,12 +184,12 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
         outcome.interrupted = true;
         stopper.begin(Clock::now());
       }
-      if ((fds[4].revents & (POLLHUP | POLLERR)) != 0) cancel = -1; // gone: it cannot ask again
+      cancel = canceller->fd(); // -1 once the client is gone or half-closed: it cannot ask again
     }
   }
   // Take what the pipes hold now, without waiting for background children that may keep them open.
   if (!out.pump(cap, sink) || !err.pump(cap, sink)) outcome.output_limit = true;
-  if (ctl >= 0) pump_control(ctl, ctl_buffer, outcome.driver_result);
+  if (ctl >= 0 && !pump_control(ctl, ctl_buffer, ch.cell, outcome.driver_result)) outcome.protocol_error = true;
   return outcome;
 }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 
 namespace sandpit::session {
 
@@ -14,6 +15,7 @@ struct RunChannels {
   int out = -1;
   int err = -1;
   int ctl = -1; // driver control socket; -1 for bash
+  std::string cell; // the id the driver's result must carry
 };
 
 enum class Stop { none, interrupt };
@@ -46,6 +48,7 @@ struct RunOutcome {
   bool output_limit = false;
   bool interrupted = false;
   bool killed = false; // stopped by SIGKILL after the grace period
+  bool protocol_error = false; // the driver flooded its control socket
 };
 
 RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& channels, const RunPolicy& policy,

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,9 +31,17 @@ namespace {
 using kernels::Language;
 using Clock = std::chrono::steady_clock;
 
-// The cell frame the drivers read: "exec <nbytes> <filename>\n" + source.
-std::string frame(const ExecRequest& request) {
-  return fmt::format("exec {} {}\n{}", request.code.size(), request.filename, request.code);
+// The cell frame the drivers read: "exec <nbytes> <cell id> <filename>\n" + source.
+// The driver echoes the id in its result: a result without it (stale, or
+// forged by a cell) is not taken for this cell's.
+std::string frame(const ExecRequest& request, const std::string& cell) {
+  return fmt::format("exec {} {} {}\n{}", request.code.size(), cell, request.filename, request.code);
+}
+
+std::string new_cell_id() {
+  std::uint64_t bits = 0;
+  if (::getrandom(&bits, sizeof bits, 0) != sizeof bits) bits = static_cast<std::uint64_t>(::getpid()) ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+  return fmt::format("c{:016x}", bits);
 }
 
 // bash reads its script from fd 3 (a sealed memfd); closing fd 3 first keeps it
@@ -201,7 +210,7 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
     auto pid = m_jail->spawn(spawn_request(kernel_command(m_config, Language::bash), channels, script.get()));
     if (!pid) start_failed(Language::bash, pid.failure());
     keep_host_ends(channels);
-    outcome = run_loop(*m_jail, *pid, {channels.out.first.get(), channels.err.first.get(), -1}, policy,
+    outcome = run_loop(*m_jail, *pid, {channels.out.first.get(), channels.err.first.get(), -1, {}}, policy,
                        started + request.timeout, m_config.limits.output, sink, canceller, result);
   } else {
     reap_dead_kernels();
@@ -210,13 +219,14 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
     // A large cell may not fit the socket buffer: send it blocking, the driver reads it whole.
     int flags = ::fcntl(kernel.ctl.get(), F_GETFL);
     ::fcntl(kernel.ctl.get(), F_SETFL, flags & ~O_NONBLOCK);
-    (void)sys::write_all(kernel.ctl.get(), frame(request));
+    const auto cell = new_cell_id();
+    (void)sys::write_all(kernel.ctl.get(), frame(request, cell));
     ::fcntl(kernel.ctl.get(), F_SETFL, flags);
     if (fresh) ::shutdown(kernel.ctl.get(), SHUT_WR); // one cell, then the driver finishes and exits
     ++kernel.executions;
-    outcome = run_loop(*m_jail, kernel.pid, {kernel.out.get(), kernel.err.get(), kernel.ctl.get()}, policy,
+    outcome = run_loop(*m_jail, kernel.pid, {kernel.out.get(), kernel.err.get(), kernel.ctl.get(), cell}, policy,
                        started + request.timeout, m_config.limits.output, sink, canceller, result);
-    if (outcome.wait_status || outcome.killed || !outcome.driver_result) {
+    if (outcome.wait_status || outcome.killed || outcome.protocol_error || !outcome.driver_result) {
       // The kernel is gone (or wedged): the next execution gets a new one.
       if (!fresh) {
         m_jail->signal(-kernel.pid, SIGKILL);
@@ -236,7 +246,7 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
   finish(result, outcome, m_config.limits, m_jail->usage().oom_kills > oom_before, request);
   // The driver names images by their path inside; the user opens them outside.
   for (auto& image : result.images) {
-    auto path = image.value("path", "");
+    auto path = image["path"].get<std::string>();
     if (path.rfind("/workspace/", 0) == 0) image["path"] = (m_files_dir / path.substr(11)).string();
   }
   return result;

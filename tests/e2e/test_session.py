@@ -307,3 +307,25 @@ def test_background_policy_is_validated(sp):
     proc = sp.exec("1")
     assert proc.returncode == USAGE
     assert 'session.background: expected "keep" or "kill", got "sometimes"' in proc.stderr
+
+
+def test_a_kernel_flooding_its_control_socket_is_stopped_and_the_daemon_stays_small(sp):
+    sp.exec("1", check=SUCCESS)
+    _, result = sp.exec_json("import os\nwhile True: os.write(3, b'x' * (1 << 20))", "--timeout", "30s", check=CODE_FAILED)
+    assert result["error"]["name"] == "KernelDied" and "protocol" in result["error"]["value"]
+    pid = daemon_pids(sp)[0]
+    rss_kib = int(next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("VmRSS")).split()[1])
+    assert rss_kib < 200 * 1024, f"daemon RSS {rss_kib} KiB"
+    assert sp.exec("'alive'", check=SUCCESS).stdout == "'alive'\n"
+
+
+@pytest.mark.parametrize("fake", [
+    "b'{\"type\":\"result\",\"exit_code\":\"x\",\"value\":7,\"images\":[1,{\"path\":3}],\"error\":\"no\"}\\n'",
+    "b'{\"type\":\"result\",\"value\":{\"a\":' + b'[' * 100000 + b']' * 100000 + b'}}\\n'",
+], ids=["wrong-types", "deep-nesting"])
+def test_forged_driver_results_cannot_crash_the_daemon(sp, fake):
+    sp.exec("1", check=SUCCESS)
+    code = f"import os, time\nos.write(3, {fake})\ntime.sleep(1)\n"
+    sp.run("exec", "-w", str(sp.workspace), "--timeout", "20s", "-", input=code)
+    assert sp.exec("'alive'", check=SUCCESS).stdout == "'alive'\n"
+    assert len(daemon_pids(sp)) == 1

@@ -45,7 +45,7 @@ std::string_view type_name(RequestType type);
 // Reads newline-delimited messages from a stream socket, refusing lines longer than k_max_line.
 class LineReader {
 public:
-  explicit LineReader(int fd) : m_fd(fd) {}
+  explicit LineReader(int fd, std::size_t max_line = k_max_line) : m_fd(fd), m_max(max_line) {}
   // Blocks for the next line. nullopt at EOF; Failure on a read error or an overlong line.
   Result<std::optional<std::string>> next();
   // Takes what is readable now without blocking. nullopt: nothing whole yet.
@@ -57,6 +57,7 @@ private:
   std::optional<std::string> take_line();
 
   int m_fd;
+  std::size_t m_max;
   std::string m_buffer;
   bool m_eof = false;
 };
