@@ -4,6 +4,7 @@
 #include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
 #include "sandpit/session/client.hpp"
+#include "sandpit/sys/fd.hpp"
 #include "sandpit/util/units.hpp"
 
 #include <CLI/CLI.hpp>
@@ -84,8 +85,9 @@ public:
       for (const auto& entry : fs::directory_iterator(workspace.files_dir, ec)) fs::remove_all(entry.path(), ec);
     } else if (client) {
       auto type = m_action == "stop" ? RequestType::shutdown : m_action == "restart" ? RequestType::restart : RequestType::reset;
+      const pid_t pid = client->hello().value("pid", 0);
       client->call(type);
-      if (type == RequestType::shutdown) wait_gone(workspace);
+      if (type == RequestType::shutdown) wait_gone(pid);
     }
     if (m_json) fmt::print("{}\n", json{{"action", m_action}, {"workspace", workspace.host_dir.string()}, {"was_running", client.has_value()}}.dump());
     else if (!client && m_action != "reset") fmt::print("no session is running for {}\n", workspace.host_dir.string());
@@ -121,15 +123,15 @@ private:
                info.value("execution_count", 0), kernels_text(info), memory_text(info.value("memory_bytes", std::uint64_t{0})));
   }
 
-  // `stop` returns once the daemon is gone, so nothing of it is left behind.
-  static void wait_gone(const Workspace& workspace) {
-    for (int i = 0; i < 500; ++i) {
-      std::error_code ec;
-      if (!fs::exists(workspace.state_dir / "socket", ec)) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20)); // let it finish tearing the jail down
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // `stop` returns once the daemon process is gone (its jail with it), so nothing is left behind.
+  // (A daemon that exited but is not reaped yet — a zombie — counts as gone.)
+  static void wait_gone(pid_t pid) {
+    for (int i = 0; pid > 0 && i < 1000; ++i) {
+      auto stat = sys::read_file(fmt::format("/proc/{}/stat", pid));
+      if (!stat) return;
+      auto state = stat->rfind(") ");
+      if (state != std::string::npos && state + 2 < stat->size() && (*stat)[state + 2] == 'Z') return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
 

@@ -6,6 +6,7 @@
 
 #include "sandpit/util/trace.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <fcntl.h>
@@ -135,7 +136,11 @@ bool Jail::read_events() {
     return false;
   }
   json parsed = json::parse(message->data, nullptr, false);
-  if (parsed.value("op", "") == "exited") m_events.push_back({parsed.at("pid").get<pid_t>(), parsed.at("status").get<int>()});
+  if (parsed.value("op", "") == "exited") {
+    pid_t pid = parsed.at("pid").get<pid_t>();
+    if (auto it = std::find(m_forgotten.begin(), m_forgotten.end(), pid); it != m_forgotten.end()) m_forgotten.erase(it);
+    else m_events.push_back({pid, parsed.at("status").get<int>()});
+  }
   return true;
 }
 
@@ -146,6 +151,10 @@ bool Jail::drain_events() {
     if (!read_events()) return false;
   }
   return !m_dead;
+}
+
+void Jail::forget(pid_t pid) {
+  if (!take_exit(pid)) m_forgotten.push_back(pid);
 }
 
 std::optional<int> Jail::take_exit(pid_t pid) {

@@ -138,6 +138,7 @@ ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const s
     sigset_t mask;
     ~Restore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
   } restore{old};
+  std::string out, err; // the result event leaves them out: they came as stream events
   while (true) {
     auto line = m_reader->poll_next();
     if (!line) fail("session", line.failure().message());
@@ -158,9 +159,18 @@ ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const s
     const auto type = event.value("type", "");
     if (type == "stream") {
       const auto text = event.value("text", "");
-      event.value("name", "") == "stderr" ? sink.on_stderr(text) : sink.on_stdout(text);
+      if (event.value("name", "") == "stderr") {
+        err += text;
+        sink.on_stderr(text);
+      } else {
+        out += text;
+        sink.on_stdout(text);
+      }
     } else if (type == "result") {
-      return from_json(event["result"]);
+      auto result = from_json(event["result"]);
+      result.stdout_text = std::move(out);
+      result.stderr_text = std::move(err);
+      return result;
     } else if (type == "error") {
       fail(event.value("what", "session"), event.value("message", ""), static_cast<ExitCode>(event.value("exit_code", 125)));
     }

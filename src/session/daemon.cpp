@@ -86,6 +86,7 @@ public:
   // Ends running executions (their processes are killed), waits for their
   // threads to let go of the session, and tears the jail down.
   void close() {
+    m_closing = true; // executions still queued are answered, not run
     m_session->interrupt_all();
     Turn last(m_turns, m_turns.take());
     m_session.reset();
@@ -167,6 +168,10 @@ private:
       return;
     }
     Turn turn(m_turns, *ticket);
+    if (m_closing) {
+      (void)protocol::send(fd, error_message("closing", "the session was stopped before this execution's turn came", 125));
+      return;
+    }
     ExecRequest request{*kernels::parse_language(e.language), e.code, e.filename, units::Millis(e.timeout_ms)};
     EventSink sink(fd);
     ClientCanceller canceller(fd, reader);
@@ -174,7 +179,12 @@ private:
       auto result = m_session->execute(request, sink, &canceller);
       sink.flush();
       snapshot();
-      (void)protocol::send(fd, {{"type", "result"}, {"result", to_json(result)}});
+      // The client has the output already, from the stream events; repeating it
+      // here could make the line longer than a reader accepts.
+      auto object = to_json(result);
+      object.erase("stdout");
+      object.erase("stderr");
+      (void)protocol::send(fd, {{"type", "result"}, {"result", object}});
     } catch (const Error& err) {
       (void)protocol::send(fd, error_message("setup", err.reason(), static_cast<int>(err.code()), err.subject()));
     } catch (const std::exception& err) {
@@ -222,6 +232,7 @@ private:
   Clock::time_point m_idle_since;
   SessionInfo m_info;
   std::atomic<bool> m_stop{false};
+  std::atomic<bool> m_closing{false};
 };
 
 } // namespace

@@ -228,6 +228,7 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
                        started + request.timeout, m_config.limits.output, sink, canceller, result);
     if (outcome.wait_status || outcome.killed || outcome.protocol_error || !outcome.driver_result) {
       // The kernel is gone (or wedged): the next execution gets a new one.
+      if (!outcome.wait_status) m_jail->forget(kernel.pid);
       if (!fresh) {
         m_jail->signal(-kernel.pid, SIGKILL);
         m_lost[request.language] = outcome.killed ? "the last one did not stop when interrupted"
@@ -253,7 +254,10 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
 }
 
 void Session::restart_kernels() {
-  for (auto& [language, kernel] : m_kernels) m_jail->signal(-kernel.pid, SIGKILL);
+  for (auto& [language, kernel] : m_kernels) {
+    m_jail->signal(-kernel.pid, SIGKILL);
+    m_jail->forget(kernel.pid);
+  }
   m_kernels.clear();
   m_lost.clear();
 }

@@ -329,3 +329,23 @@ def test_forged_driver_results_cannot_crash_the_daemon(sp, fake):
     sp.run("exec", "-w", str(sp.workspace), "--timeout", "20s", "-", input=code)
     assert sp.exec("'alive'", check=SUCCESS).stdout == "'alive'\n"
     assert len(daemon_pids(sp)) == 1
+
+
+def test_output_that_escapes_large_in_json_still_comes_back(sp):
+    proc, result = sp.exec_json("import sys; sys.stdout.write('\\x01' * (3 << 20))", check=SUCCESS)
+    assert len(result["stdout"]) == 3 << 20
+
+
+def test_stop_answers_queued_executions_instead_of_running_them(sp):
+    sp.exec("1", check=SUCCESS)
+    first = subprocess.Popen([SANDPIT, "shell", "-w", str(sp.workspace), "--", "echo go; sleep 30"],
+                             stdout=subprocess.PIPE, text=True, env=sp.env())
+    assert first.stdout.readline() == "go\n"
+    queued = subprocess.Popen([SANDPIT, "shell", "-w", str(sp.workspace), "--", "echo ran"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sp.env())
+    time.sleep(0.3)
+    sp.run("session", "stop", "-w", str(sp.workspace), check=SUCCESS)
+    assert daemon_pids(sp) == []
+    out, err = queued.communicate(timeout=20)
+    assert "ran" not in out and queued.returncode != 0
+    first.wait(timeout=20)

@@ -62,6 +62,9 @@ public:
   bool drain_events();
   // Removes and returns the exit status of `pid` if it has been reported.
   std::optional<int> take_exit(pid_t pid);
+  // The caller no longer follows `pid`: drop its exit now or when it comes, so a
+  // later process that reuses the number is not taken for it.
+  void forget(pid_t pid);
   bool dead() const { return m_dead; }
 
   CgroupUsage usage() const;
@@ -82,6 +85,7 @@ private:
   std::unique_ptr<Cgroup> m_cgroup;
   LimitMechanism m_limits;
   std::deque<ExitEvent> m_events;
+  std::vector<pid_t> m_forgotten;
   bool m_dead = false;
 };
 
