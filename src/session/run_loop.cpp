@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <csignal>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace sandpit::session {
@@ -156,6 +157,22 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
     if (auto status = jail.take_exit(pid)) outcome.wait_status = status;
   };
 
+  std::string_view unsent = ch.to_send;
+  auto send_some = [&] {
+    while (!unsent.empty() && ch.ctl >= 0) {
+      ssize_t n = ::send(ch.ctl, unsent.data(), unsent.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n < 0) {
+        unsent = {}; // the driver is gone; its exit tells the rest
+        break;
+      }
+      unsent.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (unsent.empty() && ch.end_after_send && ch.ctl >= 0) ::shutdown(ch.ctl, SHUT_WR);
+  };
+  if (!unsent.empty()) send_some();
+
   take_events();
   while (!finished()) {
     auto now = Clock::now();
@@ -164,10 +181,12 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
       stopper.begin(now);
     }
     if (stopper.tick(now, outcome)) break;
-    pollfd fds[5] = {{out.fd(), POLLIN, 0}, {err.fd(), POLLIN, 0}, {ctl, POLLIN, 0}, {jail.event_fd(), POLLIN, 0}, {cancel, POLLIN, 0}};
+    const short ctl_events = static_cast<short>(POLLIN | (unsent.empty() || stopper.active() ? 0 : POLLOUT));
+    pollfd fds[5] = {{out.fd(), POLLIN, 0}, {err.fd(), POLLIN, 0}, {ctl, ctl_events, 0}, {jail.event_fd(), POLLIN, 0}, {cancel, POLLIN, 0}};
     auto until = stopper.active() ? stopper.next() : deadline;
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
     if (::poll(fds, 5, static_cast<int>(std::clamp<long long>(wait, 0, 60'000) + 1)) < 0 && errno != EINTR) break;
+    if ((fds[2].revents & POLLOUT) != 0) send_some();
     if (!out.pump(cap, sink) || !err.pump(cap, sink)) {
       outcome.output_limit = true;
       stopper.begin(Clock::now());

@@ -16,6 +16,8 @@ struct RunChannels {
   int err = -1;
   int ctl = -1; // driver control socket; -1 for bash
   std::string cell; // the id the driver's result must carry
+  std::string to_send; // the cell's frame, written to ctl as the driver reads it
+  bool end_after_send = false; // then shut down our side: one cell, and the driver exits
 };
 
 enum class Stop { none, interrupt };

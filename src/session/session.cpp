@@ -210,21 +210,17 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
     auto pid = m_jail->spawn(spawn_request(kernel_command(m_config, Language::bash), channels, script.get()));
     if (!pid) start_failed(Language::bash, pid.failure());
     keep_host_ends(channels);
-    outcome = run_loop(*m_jail, *pid, {channels.out.first.get(), channels.err.first.get(), -1, {}}, policy,
+    outcome = run_loop(*m_jail, *pid, {channels.out.first.get(), channels.err.first.get(), -1, {}, {}, false}, policy,
                        started + request.timeout, m_config.limits.output, sink, canceller, result);
   } else {
     reap_dead_kernels();
     Kernel& kernel = kernel_for(request.language, sink, result);
     trace::mark("kernel ready");
-    // A large cell may not fit the socket buffer: send it blocking, the driver reads it whole.
-    int flags = ::fcntl(kernel.ctl.get(), F_GETFL);
-    ::fcntl(kernel.ctl.get(), F_SETFL, flags & ~O_NONBLOCK);
+    // The cell goes out from inside the run loop, under its deadline: a kernel
+    // that does not read (stopped, wedged) cannot hold the session.
     const auto cell = new_cell_id();
-    (void)sys::write_all(kernel.ctl.get(), frame(request, cell));
-    ::fcntl(kernel.ctl.get(), F_SETFL, flags);
-    if (fresh) ::shutdown(kernel.ctl.get(), SHUT_WR); // one cell, then the driver finishes and exits
     ++kernel.executions;
-    outcome = run_loop(*m_jail, kernel.pid, {kernel.out.get(), kernel.err.get(), kernel.ctl.get(), cell}, policy,
+    outcome = run_loop(*m_jail, kernel.pid, {kernel.out.get(), kernel.err.get(), kernel.ctl.get(), cell, frame(request, cell), fresh}, policy,
                        started + request.timeout, m_config.limits.output, sink, canceller, result);
     if (outcome.wait_status || outcome.killed || outcome.protocol_error || !outcome.driver_result) {
       // The kernel is gone (or wedged): the next execution gets a new one.

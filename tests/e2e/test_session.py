@@ -349,3 +349,14 @@ def test_stop_answers_queued_executions_instead_of_running_them(sp):
     out, err = queued.communicate(timeout=20)
     assert "ran" not in out and queued.returncode != 0
     first.wait(timeout=20)
+
+
+def test_a_stopped_kernel_cannot_hold_the_session(sp):
+    sp.exec("import os, signal, threading\nthreading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGSTOP)).start()", check=SUCCESS)
+    time.sleep(0.6)
+    big = "x = 1\n" * 700_000  # more than a socket buffer holds
+    start = time.monotonic()
+    sp.run("exec", "-w", str(sp.workspace), "--timeout", "1s", "-", input=big, check=TIMED_OUT)
+    assert time.monotonic() - start < 15
+    proc = sp.exec("print('after')", check=SUCCESS)
+    assert proc.stdout == "after\n" and "earlier state is lost" in proc.stderr
