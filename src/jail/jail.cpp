@@ -30,10 +30,6 @@ Failure reply_failure(const json& reply) {
   return Failure{reply.value("step", std::string("jail init")), reply.value("errno", 0), {}};
 }
 
-} // namespace
-
-namespace {
-
 std::string spawn_message(const SpawnRequest& request) {
   return json{{"op", "spawn"}, {"argv", request.argv}, {"env", request.env}, {"cwd", request.cwd}}.dump();
 }

@@ -174,10 +174,4 @@ Result<void> load_seccomp_program(std::string_view program) {
   return {};
 }
 
-Result<void> install_seccomp() {
-  auto program = build_seccomp_program();
-  if (!program) return program.failure();
-  return load_seccomp_program(*program);
-}
-
 } // namespace sandpit::jail

@@ -22,7 +22,5 @@ std::span<const DeniedSyscall> denied_syscalls();
 Result<std::string> build_seccomp_program();
 // Loads a program from build_seccomp_program() into the calling process (needs no_new_privs).
 Result<void> load_seccomp_program(std::string_view program);
-// build + load, for tests.
-Result<void> install_seccomp();
 
 } // namespace sandpit::jail
