@@ -98,6 +98,14 @@ void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& chil
     ::syscall(SYS_close_range, static_cast<unsigned>(n), ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
     ::fcntl(report->second.get(), F_SETFD, FD_CLOEXEC);
     int err = 0;
+    // At the memory limit the kernel must pick the code, never the init (and on
+    // the host, a sandbox before anything else): raising one's own score needs no privilege.
+    // (Dumpable again first: the init is not, and /proc/self is root's while so.)
+    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    if (int oom = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC); oom >= 0) {
+      [[maybe_unused]] auto written = ::write(oom, "1000", 4);
+      ::close(oom);
+    }
     // Limits bind the spawned process and its descendants, not the init, which
     // must keep managing them (and may be a sanitizer build that maps a lot).
     if (auto r = apply_rlimits(limits); !r) err = r.failure().err;
