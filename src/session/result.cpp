@@ -74,7 +74,7 @@ void finish(ExecResult& r, const RunOutcome& o, const config::Limits& limits, bo
     if (r.exit_code == 0) r.exit_code = 1;
   }
   if (o.protocol_error) {
-    r.error = ErrorInfo{"KernelDied", fmt::format("the {} kernel broke its protocol (more than 32MiB without a newline) and was stopped", language), ""};
+    r.error = ErrorInfo{"KernelDied", fmt::format("the {} kernel broke its protocol (more than 16MiB without a newline) and was stopped", language), ""};
     if (r.exit_code == 0) r.exit_code = 1;
   }
   if (o.interrupted && !o.timed_out && !r.error) r.error = ErrorInfo{"KeyboardInterrupt", "interrupted", ""};

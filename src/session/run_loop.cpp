@@ -57,7 +57,7 @@ private:
 
 // The driver speaks from inside the sandbox: its messages are bounded in size
 // and depth, and only a well-formed result is kept.
-constexpr std::size_t k_max_control = 32u << 20;
+constexpr std::size_t k_max_control = 16u << 20;
 constexpr std::size_t k_max_depth = 16;
 
 std::optional<nlohmann::json> parse_result(const std::string& line, const std::string& cell) {
@@ -84,8 +84,8 @@ bool pump_control(int& fd, std::string& buffer, const std::string& cell, std::op
       fd = -1;
       break;
     }
+    if (buffer.size() + static_cast<std::size_t>(n) > k_max_control) return false; // refused before it is held
     buffer.append(buf, static_cast<std::size_t>(n));
-    if (buffer.size() > k_max_control) return false;
   }
   std::size_t newline;
   while ((newline = buffer.find('\n')) != std::string::npos) {

@@ -36,7 +36,7 @@ public:
   const nlohmann::json& hello() const { return m_hello; }
 
 private:
-  // Replies carry images (bounded by the driver's 32 MiB cap): allow more than requests.
+  // Replies carry images (bounded by the driver's 16 MiB cap): allow more than requests.
   explicit Client(sys::Fd fd)
       : m_fd(std::move(fd)), m_reader(std::make_unique<protocol::LineReader>(m_fd.get(), 4 * protocol::k_max_line)) {}
   nlohmann::json read_reply();
