@@ -53,10 +53,12 @@ public:
     return files;
   }
 
+  std::uint64_t oom_kills() const override { return read_number(m_dirs[0] + "/memory.oom_control", "oom_kill"); }
+
   CgroupUsage usage() const override {
     CgroupUsage u;
     std::string memory = m_dirs[0];
-    u.oom_kills = read_number(memory + "/memory.oom_control", "oom_kill");
+    u.oom_kills = oom_kills();
     u.memory_peak = read_number(memory + "/memory.max_usage_in_bytes");
     u.memory_now = read_number(memory + "/memory.usage_in_bytes");
     u.pids_limited = read_number(m_dirs[1] + "/pids.events", "max") > 0;

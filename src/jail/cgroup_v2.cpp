@@ -69,9 +69,11 @@ public:
 
   Result<void> add(pid_t pid) override { return sys::write_file(m_dir + "/cgroup.procs", std::to_string(pid)); }
 
+  std::uint64_t oom_kills() const override { return event_count(m_dir + "/memory.events", "oom_kill"); }
+
   CgroupUsage usage() const override {
     CgroupUsage u;
-    u.oom_kills = event_count(m_dir + "/memory.events", "oom_kill");
+    u.oom_kills = oom_kills();
     if (auto now = sys::read_file(m_dir + "/memory.current")) u.memory_now = std::strtoull(now->c_str(), nullptr, 10);
     u.pids_limited = event_count(m_dir + "/pids.events", "max") > 0;
     if (auto peak = sys::read_file(m_dir + "/memory.peak")) u.memory_peak = std::strtoull(peak->c_str(), nullptr, 10);

@@ -199,7 +199,7 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
   result.language = request.language;
   result.session = m_name;
   result.execution_count = ++m_execution_count;
-  const auto oom_before = m_jail->usage().oom_kills;
+  const auto oom_before = m_jail->oom_kills();
   const bool fresh = m_lifetime == Lifetime::fresh;
   const bool has_kernel = request.language != Language::bash;
   RunPolicy policy{!fresh && has_kernel, fresh, has_kernel};
@@ -240,7 +240,7 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
     for (const auto& [language, k] : m_kernels) kernels.push_back(k.pid);
     m_jail->kill_others(kernels);
   }
-  finish(result, outcome, m_config.limits, m_jail->usage().oom_kills > oom_before, request);
+  finish(result, outcome, m_config.limits, m_jail->oom_kills() > oom_before, request);
   // The driver names images by their path inside; the user opens them outside.
   for (auto& image : result.images) {
     auto path = image["path"].get<std::string>();

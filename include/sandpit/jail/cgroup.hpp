@@ -30,6 +30,8 @@ public:
   // Empty: the parent must call add() instead.
   virtual std::vector<std::string> self_attach_files() const { return {}; }
   virtual CgroupUsage usage() const = 0;
+  // Just usage().oom_kills: one file, read twice per execution.
+  virtual std::uint64_t oom_kills() const = 0;
   // Kills every process in the group (v2: cgroup.kill; v1: signals each pid listed).
   virtual void kill_all() = 0;
   // Removes the group once it is empty; retries briefly while the kernel drains it.

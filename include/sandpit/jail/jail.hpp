@@ -68,6 +68,7 @@ public:
   bool dead() const { return m_dead; }
 
   CgroupUsage usage() const;
+  std::uint64_t oom_kills() const { return m_cgroup ? m_cgroup->oom_kills() : 0; }
   const LimitMechanism& limits() const { return m_limits; }
   pid_t init_pid() const { return m_init_pid; }
 
