@@ -1,6 +1,9 @@
 #include "sandpit/config/keys.hpp"
 
+#include "sandpit/util/strings.hpp"
+
 #include <array>
+#include <fmt/format.h>
 
 namespace sandpit::config {
 namespace {
@@ -8,21 +11,59 @@ namespace {
 constexpr std::string_view k_default_binds =
     R"(["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/ssl", "/etc/ca-certificates", "/etc/fonts", "/etc/localtime", "/etc/matplotlibrc", "/etc/mime.types", "/etc/python3*"])";
 
+// The shipped dangerous-pattern list. A policy tool, not the security boundary
+// (docs/SECURITY.md): the jail contains whatever gets past it.
+constexpr std::string_view k_default_patterns = R"([
+  {languages = ["python"], regex = '''\bos\s*\.\s*(?:remove|unlink|rmdir|removedirs)\s*\(''', reason = "os.remove/os.unlink/os.rmdir delete files"},
+  {languages = ["python"], regex = '''\bshutil\s*\.\s*rmtree\s*\(''', reason = "shutil.rmtree deletes a directory tree"},
+  {languages = ["python"], regex = '''\bopen\s*\([^)]*['"][rbt]*[wax+][rbt+]*['"]''', reason = "open(..., 'w') writes files"},
+  {languages = ["python"], regex = '''\bsubprocess\b''', reason = "subprocess runs other programs"},
+  {languages = ["python"], regex = '''\bos\s*\.\s*(?:system|popen|exec[lv]p?e?|spawn\w*)\s*\(''', reason = "os.system and os.exec* run other programs"},
+  {languages = ["python"], regex = '''(?<![\w.])(?:exec|eval)\s*\(''', reason = "exec/eval run code built at run time"},
+  {languages = ["javascript"], regex = '''\bfs(?:\.promises)?\s*\.\s*(?:unlink|rmdir|rm|writeFile)(?:Sync)?\s*\(''', reason = "fs.unlink/rmdir/rm/writeFile delete or overwrite files"},
+  {languages = ["javascript"], regex = '''\brequire\s*\(\s*['"`](?:node:)?(?:fs|child_process)(?:/promises)?['"`]\s*\)''', reason = "require of fs or child_process reaches files and programs"},
+  {languages = ["javascript"], regex = '''\bimport\b[^;\n]*['"](?:node:)?(?:fs|child_process)(?:/promises)?['"]''', reason = "import of fs or child_process reaches files and programs"},
+  {languages = ["javascript"], regex = '''(?<![\w.$])eval\s*\(''', reason = "eval runs code built at run time"},
+  {languages = ["javascript"], regex = '''(?<![\w.$])Function\s*\(''', reason = "Function() builds code from a string"},
+  {languages = ["bash"], regex = '''\brm\s+(?:-\S+\s+)*(?:--\s+)?/\*?(?=\s|$|[;&|])''', reason = "rm -rf / deletes the whole file system"},
+  {languages = ["bash"], regex = '''\bmkfs(?:\.\w+)?\b''', reason = "mkfs formats a file system"},
+  {languages = ["bash"], regex = '''\bdd\b[^\n;|&]*\bif=''', reason = "dd if= copies raw devices"},
+  {languages = ["bash"], regex = '''\b(?:shutdown|reboot|poweroff)\b''', reason = "shutdown/reboot stop the machine"},
+  {languages = ["bash"], regex = '''(?:^|[;&|(`]|\$\()\s*(?:sudo|su)(?:\s|$)''', reason = "sudo/su change user"},
+  {languages = ["bash"], regex = '''\bchmod\s+(?:-\S+\s+)*0?777\b''', reason = "chmod 777 makes files writable by everyone"},
+  {languages = ["bash"], regex = '''\b(?:curl|wget)\b[^\n]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b''', reason = "piping a download into a shell runs unreviewed code"},
+])";
+
 constexpr std::array k_keys{
-    KeyInfo{"limits.timeout", KeyType::duration, R"("30s")", "wall-clock time one execution may take", SetBy::anyone},
-    KeyInfo{"limits.memory", KeyType::size, R"("512MiB")", "memory of the sandbox (RAM, no swap)", SetBy::anyone},
-    KeyInfo{"limits.pids", KeyType::integer, "256", "processes and threads alive in the sandbox at once", SetBy::anyone},
-    KeyInfo{"limits.cpu", KeyType::number, "1.0", "CPU cores' worth of time the sandbox may use (0 = no limit)", SetBy::anyone},
-    KeyInfo{"limits.output", KeyType::size, R"("8MiB")", "bytes kept per output stream; more stops the run", SetBy::anyone},
-    KeyInfo{"limits.tmp", KeyType::size, R"("256MiB")", "size of the /tmp tmpfs", SetBy::anyone},
-    KeyInfo{"limits.file_size", KeyType::size, R"("256MiB")", "largest file the code may write", SetBy::anyone},
-    KeyInfo{"limits.open_files", KeyType::integer, "256", "open file descriptors per process", SetBy::anyone},
+    KeyInfo{"limits.timeout", KeyType::duration, R"("30s")", "wall-clock time one execution may take", SetBy::tighten},
+    KeyInfo{"limits.memory", KeyType::size, R"("512MiB")", "memory of the sandbox (RAM, no swap)", SetBy::tighten},
+    KeyInfo{"limits.pids", KeyType::integer, "256", "processes and threads alive in the sandbox at once", SetBy::tighten},
+    KeyInfo{"limits.cpu", KeyType::number, "1.0", "CPU cores' worth of time the sandbox may use (0 = no limit)", SetBy::tighten},
+    KeyInfo{"limits.output", KeyType::size, R"("8MiB")", "bytes kept per output stream; more stops the run", SetBy::tighten},
+    KeyInfo{"limits.tmp", KeyType::size, R"("256MiB")", "size of the /tmp tmpfs", SetBy::tighten},
+    KeyInfo{"limits.file_size", KeyType::size, R"("256MiB")", "largest file the code may write", SetBy::tighten},
+    KeyInfo{"limits.open_files", KeyType::integer, "256", "open file descriptors per process", SetBy::tighten},
     KeyInfo{"session.idle_timeout", KeyType::duration, R"("15m")", "a workspace's session daemon exits after this long with no client", SetBy::anyone},
-    KeyInfo{"session.background", KeyType::string, R"("keep")",
-            "processes an execution leaves running: \"keep\" until the session ends, or \"kill\" when it ends", SetBy::anyone},
+    KeyInfo{"session.background", KeyType::choice, R"("keep")",
+            "processes an execution leaves running: \"keep\" until the session ends, or \"kill\" when it ends", SetBy::tighten,
+            "keep|kill"},
+    KeyInfo{"session.max_sessions", KeyType::integer, "16", "session daemons one user may have running at once", SetBy::tighten},
     KeyInfo{"network.enabled", KeyType::boolean, "false", "share the host network instead of a loopback-only one", SetBy::system},
     KeyInfo{"jail.ro_binds", KeyType::string_list, k_default_binds,
             "host paths bound read-only into the sandbox (globs allowed; missing ones skipped)", SetBy::system},
+    KeyInfo{"identity.user", KeyType::string, R"("")", "the name audit records carry (empty: the OS login name)", SetBy::system},
+    KeyInfo{"identity.admins", KeyType::string_list, "[]", "identities that may read everyone's audit records and stats", SetBy::system},
+    KeyInfo{"access.exec", KeyType::choice, R"("everyone")", "who may run code: \"everyone\" or \"admins\"", SetBy::system,
+            "everyone|admins"},
+    KeyInfo{"access.audit_all", KeyType::boolean, "false", "let every user read everyone's audit records and stats", SetBy::system},
+    KeyInfo{"policy.mode", KeyType::choice, R"("warn")",
+            "what a dangerous-pattern match does: \"block\" refuses the code, \"warn\" runs it with a warning, \"off\" skips the screen",
+            SetBy::tighten, "off|warn|block"},
+    KeyInfo{"policy.patterns", KeyType::pattern_list, k_default_patterns,
+            "the dangerous-pattern list: {languages, regex (PCRE2, matched against NFKC-normalised code), reason}",
+            SetBy::tighten},
+    KeyInfo{"audit.path", KeyType::string, R"("")", "the audit log (empty: $XDG_STATE_HOME/sandpit/audit.jsonl)", SetBy::system},
+    KeyInfo{"audit.fsync", KeyType::boolean, "false", "fdatasync each audit record (survives power loss; costs a disk flush per run)", SetBy::system},
     KeyInfo{"languages.python.command", KeyType::string_list, R"(["/usr/bin/python3"])", "the Python interpreter inside the sandbox", SetBy::anyone},
     KeyInfo{"languages.javascript.command", KeyType::string_list, R"(["/usr/bin/node"])", "the Node.js interpreter inside the sandbox", SetBy::anyone},
     KeyInfo{"languages.bash.command", KeyType::string_list, R"(["/bin/bash"])", "the shell inside the sandbox", SetBy::anyone},
@@ -39,8 +80,8 @@ const KeyInfo* find_key(std::string_view name) {
   return nullptr;
 }
 
-std::string_view type_name(KeyType type) {
-  switch (type) {
+std::string type_name(const KeyInfo& key) {
+  switch (key.type) {
   case KeyType::duration: return "a duration like \"30s\"";
   case KeyType::size: return "a size like \"512MiB\"";
   case KeyType::integer: return "a whole number";
@@ -48,6 +89,16 @@ std::string_view type_name(KeyType type) {
   case KeyType::boolean: return "true or false";
   case KeyType::string: return "a string";
   case KeyType::string_list: return "a list of strings";
+  case KeyType::pattern_list: return "a list of {languages, regex, reason} tables";
+  case KeyType::choice: {
+    auto options = strings::split(key.choices, '|');
+    std::string out;
+    for (std::size_t i = 0; i < options.size(); ++i) {
+      if (i > 0) out += i + 1 == options.size() ? " or " : ", ";
+      out += fmt::format("\"{}\"", options[i]);
+    }
+    return out;
+  }
   }
   return "a value";
 }

@@ -4,6 +4,7 @@
 #include "sandpit/util/units.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,32 +16,82 @@ struct Limits {
   units::Millis timeout{30'000};
   std::uint64_t memory = 512ULL << 20;
   std::uint64_t pids = 256;
-  double cpu = 1.0;
+  double cpu = 1.0; // 0: no limit
   std::uint64_t output = 8ULL << 20;
   std::uint64_t tmp = 256ULL << 20;
   std::uint64_t file_size = 256ULL << 20;
   std::uint64_t open_files = 256;
 };
 
+enum class PolicyMode { off, warn, block }; // in order of strictness
+enum class ExecAccess { everyone, admins };
+
+// One entry of the dangerous-pattern list.
+struct Pattern {
+  std::vector<std::string> languages; // empty: every language
+  std::string regex;                  // PCRE2, checked at load time
+  std::string reason;
+  std::string origin;                 // "file:line:col" of the entry
+};
+
+// A config file sandpit looks at, in the order it reads them.
+struct Source {
+  enum class Kind { system, user, explicit_file };
+  Kind kind;
+  std::string path;
+  bool read = false;
+};
+
 struct Config {
   Limits limits;
   units::Millis idle_timeout{15 * 60'000};
   bool keep_background = true; // session.background = "keep" | "kill"
+  std::uint64_t max_sessions = 16;
   bool network_enabled = false;
   std::vector<std::string> ro_binds;
   std::map<std::string, std::vector<std::string>> language_commands; // "python" -> argv prefix
-  std::map<std::string, std::string> origins;                        // key -> "(default)" or a file path
-  std::vector<std::string> files_read;
+  std::string identity_user;                                         // empty: the OS login name
+  std::vector<std::string> admins;
+  ExecAccess exec_access = ExecAccess::everyone;
+  bool audit_all = false;
+  PolicyMode policy_mode = PolicyMode::warn;
+  std::vector<Pattern> patterns;
+  std::string audit_path; // empty: state_home()/audit.jsonl
+  bool audit_fsync = false;
+
+  std::map<std::string, std::string> origins; // key -> "(default)", a file path, or "--flag"
+  std::map<std::string, std::string> shown;   // key -> its effective value as TOML text
+  std::vector<Source> sources;
+  // The system config's limits and policy mode, once it has been read: later
+  // sources and flags may tighten them, never loosen them.
+  std::optional<Limits> system_limits;
+  std::optional<PolicyMode> system_mode;
+  std::optional<bool> system_keep_background;
+  std::optional<std::uint64_t> system_max_sessions;
+  std::size_t system_patterns = 0; // the first N of `patterns` came from the system config
+
+  // The audit log's path: audit.path, or the default under the state folder.
+  std::filesystem::path audit_file() const;
 };
 
 struct LoadOptions {
   std::string explicit_file; // --config / SANDPIT_CONFIG; must exist when given
 };
 
-// Defaults, then the user config, then the explicit file. Throws Error(usage)
+// The system config's path: /etc/sandpit/config.toml. $SANDPIT_SYSTEM_CONFIG
+// names another file only while /etc/sandpit/config.toml does not exist, so it
+// can never remove the rules of a system config that is there (it exists for
+// tests and for installs that keep /etc read-only).
+std::string system_config_path();
+
+// Defaults, then the system, user and explicit configs. Throws Error(usage)
 // naming file:line:col on any problem; nothing runs on a bad config.
 Config load(const LoadOptions& options);
 // Parses one TOML document into `config` (used by load and by tests).
-void apply_toml(Config& config, const std::string& text, const std::string& origin);
+void apply_toml(Config& config, const std::string& text, const std::string& origin, Source::Kind kind = Source::Kind::user);
+// Remembers the current values as the system's ceiling (after the system config is applied).
+void seal_system(Config& config);
+// Applies a duration flag such as --timeout: refused above the system's ceiling.
+units::Millis bounded_timeout(const Config& config, units::Millis wanted, const std::string& flag);
 
 } // namespace sandpit::config
