@@ -9,5 +9,6 @@ std::unique_ptr<Command> make_exec_command();
 std::unique_ptr<Command> make_shell_command();
 std::unique_ptr<Command> make_session_command();
 std::unique_ptr<Command> make_doctor_command();
+std::unique_ptr<Command> make_config_command();
 
 } // namespace sandpit::cli

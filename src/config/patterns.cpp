@@ -38,6 +38,7 @@ Pattern parse_entry(const toml::node& item, std::size_t index, const Origin& ori
   if (table == nullptr) fail_at(origin.file, item.source(), name + ": expected a table {languages, regex, reason}");
   Pattern p;
   p.origin = place(origin, item);
+  p.file = origin.file;
   for (const auto& [k, v] : *table) {
     const std::string field(k.str());
     if (field == "regex" || field == "reason") {

@@ -32,6 +32,7 @@ struct Pattern {
   std::string regex;                  // PCRE2, checked at load time
   std::string reason;
   std::string origin;                 // "file:line:col" of the entry
+  std::string file;                   // the file alone, or "(default)"
 };
 
 // A config file sandpit looks at, in the order it reads them.
@@ -93,5 +94,18 @@ void apply_toml(Config& config, const std::string& text, const std::string& orig
 void seal_system(Config& config);
 // Applies a duration flag such as --timeout: refused above the system's ceiling.
 units::Millis bounded_timeout(const Config& config, units::Millis wanted, const std::string& flag);
+
+} // namespace sandpit::config
+
+namespace sandpit::config {
+
+// One effective value for `config show`.
+struct Shown {
+  std::string key;   // "limits.timeout", or "policy.patterns[3]"
+  std::string toml;  // "\"30s\""
+  std::string json;  // the same value as JSON text
+  std::string origin;
+};
+std::vector<Shown> effective_values(const Config& config);
 
 } // namespace sandpit::config
