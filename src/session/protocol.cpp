@@ -34,8 +34,23 @@ std::optional<Failure> check_fields(const json& message, std::initializer_list<s
   return std::nullopt;
 }
 
+// Who asked: short one-line strings, and a command from the closed set.
+Result<Request> decode_caller(const json& m, Request& r) {
+  auto& e = r.execute;
+  for (auto [name, field] : {std::pair{"user", &e.user}, std::pair{"command", &e.command}, std::pair{"client", &e.client}}) {
+    if (!m.contains(name)) continue;
+    if (!m[name].is_string() || m[name].get<std::string>().size() > 256) return bad(fmt::format("'{}' must be a short string", name));
+    *field = m[name].get<std::string>();
+    if (field->find('\n') != std::string::npos) return bad(fmt::format("'{}' must be one line", name));
+  }
+  if (e.command != "exec" && e.command != "shell" && e.command != "repl" && e.command != "mcp") {
+    return bad(fmt::format("unknown command '{}'", e.command));
+  }
+  return r;
+}
+
 Result<Request> decode_execute(const json& m) {
-  if (auto f = check_fields(m, {"language", "code", "filename", "timeout_ms", "wait"})) return *f;
+  if (auto f = check_fields(m, {"language", "code", "filename", "timeout_ms", "wait", "user", "command", "client"})) return *f;
   Request r;
   r.type = RequestType::execute;
   auto& e = r.execute;
@@ -63,7 +78,7 @@ Result<Request> decode_execute(const json& m) {
     if (!m["wait"].is_boolean()) return bad("'wait' must be true or false");
     e.wait = m["wait"].get<bool>();
   }
-  return r;
+  return decode_caller(m, r);
 }
 
 } // namespace
@@ -115,6 +130,9 @@ nlohmann::json encode(const Request& r) {
     m["filename"] = e.filename;
     m["timeout_ms"] = e.timeout_ms;
     m["wait"] = e.wait;
+    m["user"] = e.user;
+    m["command"] = e.command;
+    if (!e.client.empty()) m["client"] = e.client;
   }
   return m;
 }

@@ -13,7 +13,7 @@ namespace sandpit::session::protocol {
 
 // Bumped whenever a request or reply changes shape. A client and a daemon of
 // different versions refuse each other with a message that says what to run.
-inline constexpr int k_version = 1;
+inline constexpr int k_version = 2;
 // Longest line either side accepts (a cell of code fits well within it).
 inline constexpr std::size_t k_max_line = 16u << 20;
 inline constexpr std::size_t k_max_code = 8u << 20;
@@ -26,6 +26,10 @@ struct Execute {
   std::string filename = "<cell>";
   std::int64_t timeout_ms = 30'000;
   bool wait = true; // false: answer "busy" instead of queueing behind another execution
+  // For the audit record the daemon writes: who asked, through which command.
+  std::string user;
+  std::string command = "exec"; // "exec" | "shell" | "repl" | "mcp"
+  std::string client;           // mcp: the client's "name version"
 };
 
 struct Request {

@@ -1,0 +1,44 @@
+// Admission and the audit trail of executions: who may run code, the pattern screen, and the record each run leaves.
+#pragma once
+
+#include "sandpit/audit/record.hpp"
+#include "sandpit/config/config.hpp"
+#include "sandpit/core/paths.hpp"
+#include "sandpit/policy/policy.hpp"
+#include "sandpit/session/execution.hpp"
+
+#include <string>
+#include <vector>
+
+namespace sandpit::session {
+
+// Who asks for an execution, as the audit record names them.
+struct Caller {
+  std::string user;
+  std::string command = "exec"; // "exec" | "shell" | "repl" | "mcp"
+  std::string client;           // mcp: the client's "name version"
+};
+
+// The caller for this process: identity from the config (policy::identify).
+Caller caller_for(const config::Config& config, std::string command);
+
+// Before any code runs. Throws Error(denied) when the caller may not run code
+// and Error(policy) when policy.mode is "block" and a pattern matches; either
+// refusal is audited first. Throws Error(sandbox_setup) when the audit log
+// cannot be opened for appending, so nothing runs unaudited. In "warn" mode
+// returns the findings for the caller to print.
+std::vector<policy::Finding> admit(const config::Config& config, const Caller& caller, const Workspace& workspace,
+                                   const ExecRequest& request);
+
+// "sandpit: policy: line 3: os.remove/os.unlink/os.rmdir delete files (warn mode: running it anyway)"
+std::string warning_text(const policy::Finding& finding);
+
+// The record of an execution: caller, workspace, language and the code's hash.
+audit::Record exec_record(const Caller& caller, const Workspace& workspace, const ExecRequest& request);
+// Fills in the outcome.
+void set_outcome(audit::Record& record, const ExecResult& result);
+// Appends to the config's audit log. Returns "" or the warning to print
+// (a torn line found, or the log could not be written).
+std::string append_audit(const config::Config& config, audit::Record record);
+
+} // namespace sandpit::session

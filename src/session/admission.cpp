@@ -1,0 +1,98 @@
+#include "sandpit/session/admission.hpp"
+
+#include "sandpit/audit/log.hpp"
+#include "sandpit/core/error.hpp"
+#include "sandpit/kernels/language.hpp"
+#include "sandpit/sys/fd.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+namespace sandpit::session {
+namespace {
+
+// Opens (creating) the log once, so a run never starts that could not be recorded.
+void check_log_writable(const config::Config& config) {
+  const auto path = config.audit_file();
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (!ec) std::filesystem::permissions(path.parent_path(), std::filesystem::perms::owner_all, ec);
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error(ExitCode::sandbox_setup, "audit log " + path.string(), errno_failure("open").message());
+  sys::Fd owned(fd);
+}
+
+[[noreturn]] void refuse(const config::Config& config, audit::Record record, ExitCode code, const std::string& what,
+                         const std::string& why) {
+  record.success = false;
+  record.exit_code = static_cast<int>(code);
+  auto warning = append_audit(config, std::move(record));
+  if (!warning.empty()) fmt::print(stderr, "sandpit: {}\n", warning);
+  throw Error(code, what, why);
+}
+
+} // namespace
+
+Caller caller_for(const config::Config& config, std::string command) {
+  return Caller{policy::identify(config).user, std::move(command), {}};
+}
+
+std::vector<policy::Finding> admit(const config::Config& config, const Caller& caller, const Workspace& workspace,
+                                   const ExecRequest& request) {
+  check_log_writable(config);
+  auto who = policy::identify(config);
+  who.user = caller.user;
+  who.admin = std::find(config.admins.begin(), config.admins.end(), who.user) != config.admins.end();
+  if (!policy::may_exec(config, who)) {
+    auto record = exec_record(caller, workspace, request);
+    record.denied = "access.exec is \"admins\"";
+    refuse(config, std::move(record), ExitCode::denied, "access denied",
+           fmt::format("only admins may run code here (access.exec = \"admins\"; you are {})", caller.user));
+  }
+  auto findings = policy::screen(config, kernels::name_of(request.language), request.code);
+  if (findings.empty() || config.policy_mode != config::PolicyMode::block) return findings;
+  const auto& first = findings.front();
+  auto record = exec_record(caller, workspace, request);
+  record.blocked = first.reason;
+  refuse(config, std::move(record), ExitCode::policy, "refused by policy",
+         fmt::format("line {}: {} (pattern from {})", first.line, first.reason, first.origin));
+}
+
+std::string warning_text(const policy::Finding& finding) {
+  return fmt::format("policy: line {}: {} (warn mode: running it anyway)", finding.line, finding.reason);
+}
+
+audit::Record exec_record(const Caller& caller, const Workspace& workspace, const ExecRequest& request) {
+  audit::Record r;
+  r.user = caller.user;
+  r.workspace = workspace.host_dir.string();
+  r.command = caller.command;
+  r.language = std::string(kernels::name_of(request.language));
+  r.code_sha256 = audit::sha256_hex(request.code);
+  r.code_bytes = static_cast<std::int64_t>(request.code.size());
+  if (!caller.client.empty()) r.extra["client"] = caller.client;
+  return r;
+}
+
+void set_outcome(audit::Record& record, const ExecResult& result) {
+  record.session = result.session;
+  record.success = result.success;
+  record.exit_code = result.exit_code;
+  record.timed_out = result.timed_out;
+  record.duration_ms = static_cast<std::int64_t>(result.duration_ms + 0.5);
+  if (result.error) record.error = result.error->value.empty() ? result.error->name : result.error->name + ": " + result.error->value;
+}
+
+std::string append_audit(const config::Config& config, audit::Record record) {
+  try {
+    audit::Log log(config.audit_file(), config.audit_fsync ? audit::Sync::yes : audit::Sync::no);
+    log.append(std::move(record));
+    if (auto torn = log.last_torn_line()) return audit::torn_line_warning(log.path(), *torn);
+  } catch (const Error& e) {
+    return e.subject() + ": " + e.reason();
+  }
+  return "";
+}
+
+} // namespace sandpit::session
