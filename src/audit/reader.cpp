@@ -104,8 +104,9 @@ std::vector<Record> query(const std::filesystem::path& path, const Query& q, Rea
   std::size_t first = q.limit && *q.limit < lines.size() ? lines.size() - *q.limit : 0;
   std::vector<Record> out;
   out.reserve(lines.size() - first);
+  Row row;
   for (std::size_t i = first; i < lines.size(); ++i)
-    if (auto record = parse_record(lines[i])) out.push_back(std::move(*record));
+    if (auto record = record_from_line(lines[i], row)) out.push_back(std::move(*record));
   return out;
 }
 

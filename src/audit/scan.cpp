@@ -4,7 +4,9 @@
 #include "sandpit/core/error.hpp"
 #include "sandpit/sys/fd.hpp"
 
-#include <rapidjson/memorystream.h>
+#if defined(__SSE2__)
+#define RAPIDJSON_SSE2 // 16 bytes at a time when scanning strings and whitespace
+#endif
 #include <rapidjson/reader.h>
 
 #include <algorithm>
@@ -41,7 +43,11 @@ constexpr FieldInfo k_fields[k_field_count] = {
     {"error", Kind::nullable_string}, {"blocked", Kind::nullable_string}, {"denied", Kind::nullable_string},
     {"prev", Kind::string},         {"hash", Kind::string}};
 
-Field field_of(std::string_view key) {
+// The field named `key`. Records list their fields in order, so the one after
+// `previous` is tried first; a full search only for extras and odd lines.
+Field field_of(std::string_view key, Field previous) {
+  int guess = previous == other ? 0 : previous + 1;
+  if (guess < k_field_count && k_fields[guess].name == key) return static_cast<Field>(guess);
   for (int i = 0; i < k_field_count; ++i)
     if (k_fields[i].name == key) return static_cast<Field>(i);
   return other;
@@ -55,12 +61,14 @@ public:
   bool mistyped_field() const { return m_bad; }
 
   bool Key(const char* s, rapidjson::SizeType n, bool) {
-    if (m_depth == 1) m_field = field_of({s, n});
+    if (m_depth != 1) return true;
+    m_field = field_of({s, n}, m_field);
+    m_row.has_extra |= m_field == other;
     return true;
   }
   bool String(const char* s, rapidjson::SizeType n, bool) {
     if (!accept(Kind::string)) return true;
-    if (std::string* out = target(true)) out->assign(s, n);
+    if (std::string_view* out = target(true)) *out = {s, n};
     return true;
   }
   bool Null() {
@@ -89,7 +97,10 @@ public:
 
 private:
   bool integer(std::int64_t i) {
-    if (accept(Kind::integer) && m_field == duration_ms) m_row.duration_ms = i;
+    if (!accept(Kind::integer)) return true;
+    if (m_field == duration_ms) m_row.duration_ms = i;
+    else if (m_field == code_bytes) m_row.code_bytes = i;
+    else m_row.exit_code = i;
     return true;
   }
   bool mistyped() {
@@ -109,7 +120,7 @@ private:
     return true;
   }
   // Where the current member's string goes, if the Row keeps it; notes whether a nullable one is present.
-  std::string* target(bool present);
+  std::string_view* target(bool present);
 
   Row& m_row;
   int m_depth = 0;
@@ -117,10 +128,13 @@ private:
   bool m_bad = false;
 };
 
-std::string* RowHandler::target(bool present) {
+std::string_view* RowHandler::target(bool present) {
   switch (m_field) {
   case ts: return &m_row.ts;
   case user: return &m_row.user;
+  case workspace: return &m_row.workspace;
+  case session: return &m_row.session;
+  case code_sha256: return (m_row.has_code_sha256 = present), &m_row.code_sha256;
   case command: return &m_row.command;
   case language: return (m_row.has_language = present), &m_row.language;
   case error: return (m_row.has_error = present), &m_row.error;
@@ -136,11 +150,15 @@ std::string* RowHandler::target(bool present) {
 
 Scan scan_row(std::string_view line, Row& row) {
   row.seen = 0;
-  row.has_language = row.has_error = row.has_blocked = row.has_denied = false;
+  row.has_language = row.has_code_sha256 = row.has_error = row.has_blocked = row.has_denied = row.has_extra = false;
+  // In-situ parsing over a private copy: no string is copied out, and the
+  // mapped file stays read-only. The padding lets SIMD loads run past the end.
+  row.buffer.assign(line);
+  row.buffer.append(16, '\0');
   RowHandler handler(row);
-  rapidjson::MemoryStream stream(line.data(), line.size());
+  rapidjson::InsituStringStream stream(row.buffer.data());
   rapidjson::Reader reader;
-  auto result = reader.Parse<rapidjson::kParseNoFlags>(stream, handler);
+  auto result = reader.Parse<rapidjson::kParseInsituFlag>(stream, handler);
   if (result.IsError())
     return !line.empty() && result.Offset() >= line.size() ? Scan::truncated : Scan::invalid;
   if (handler.mistyped_field() || row.seen != k_all_fields) return Scan::invalid;
@@ -150,10 +168,37 @@ Scan scan_row(std::string_view line, Row& row) {
   return Scan::record;
 }
 
+std::optional<Record> record_from_line(std::string_view line, Row& row) {
+  if (scan_row(line, row) != Scan::record) return std::nullopt;
+  if (row.has_extra || row.exit_code != static_cast<int>(row.exit_code)) return parse_record(line);
+  auto text = [](std::string_view view, bool present) {
+    return present ? std::optional<std::string>(view) : std::nullopt;
+  };
+  Record r;
+  r.ts_ms = row.ts_ms;
+  r.user = row.user;
+  r.workspace = row.workspace;
+  r.session = row.session;
+  r.command = row.command;
+  r.language = text(row.language, row.has_language);
+  r.code_sha256 = text(row.code_sha256, row.has_code_sha256);
+  r.code_bytes = row.code_bytes;
+  r.success = row.success;
+  r.exit_code = static_cast<int>(row.exit_code);
+  r.timed_out = row.timed_out;
+  r.duration_ms = row.duration_ms;
+  r.error = text(row.error, row.has_error);
+  r.blocked = text(row.blocked, row.has_blocked);
+  r.denied = text(row.denied, row.has_denied);
+  r.prev = row.prev;
+  r.hash = row.hash;
+  return r;
+}
+
 std::string problem_text(const Row& row) {
-  if (row.has_error) return row.error;
-  if (row.has_blocked) return "Blocked: " + row.blocked;
-  if (row.has_denied) return "Denied: " + row.denied;
+  if (row.has_error) return std::string(row.error);
+  if (row.has_blocked) return std::string("Blocked: ").append(row.blocked);
+  if (row.has_denied) return std::string("Denied: ").append(row.denied);
   return "";
 }
 

@@ -4,9 +4,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sandpit/audit/record.hpp"
 
 namespace sandpit::audit {
 
@@ -27,15 +30,19 @@ private:
   std::size_t m_size = 0;
 };
 
-// The members of a line that queries and stats look at. Reused across lines
-// so its strings keep their capacity.
+// The members of a line that queries and stats look at. The views point into
+// `buffer`, a copy of the line parsed in place, and last until the next scan_row.
 struct Row {
-  std::string ts, user, command, language, error, blocked, denied, prev, hash;
+  std::string buffer;
+  std::string_view ts, user, workspace, session, command, language, code_sha256, error, blocked, denied, prev, hash;
   std::int64_t ts_ms = 0;
+  std::int64_t code_bytes = 0;
+  std::int64_t exit_code = 0;
   std::int64_t duration_ms = 0;
   bool success = false;
   bool timed_out = false;
-  bool has_language = false, has_error = false, has_blocked = false, has_denied = false;
+  bool has_language = false, has_code_sha256 = false, has_error = false, has_blocked = false, has_denied = false;
+  bool has_extra = false; // a member beyond the fixed fields
   std::uint32_t seen = 0; // a bit per fixed field present with the right type
 };
 
@@ -45,6 +52,10 @@ enum class Scan { record, truncated, invalid };
 // every fixed field of a record correctly typed; `truncated` when the JSON
 // ends early (a torn write); `invalid` otherwise.
 Scan scan_row(std::string_view line, Row& row);
+
+// The Record a line holds, or nullopt when scan_row does not call it a record.
+// Builds it from the scan; only a line with extra members goes through nlohmann.
+std::optional<Record> record_from_line(std::string_view line, Row& row);
 
 // "error", else "Blocked: <reason>", else "Denied: <reason>", else "".
 std::string problem_text(const Row& row);

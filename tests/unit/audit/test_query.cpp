@@ -93,3 +93,25 @@ TEST_CASE("query, skips and counts lines that are not records") {
   CHECK(issues.skipped_lines == 2);
   CHECK(issues.first_skipped_line == 4);
 }
+
+TEST_CASE("query, records built from the scan equal parse_record's") {
+  TempDir dir;
+  auto path = dir.path() / "audit.jsonl";
+  Log log(path, Sync::no, fake_clock());
+  Record plain = sample();
+  plain.code_sha256.reset();
+  plain.error = "E: \"quoted\" \\ naïve";
+  plain.denied = "/etc/shadow";
+  plain.exit_code = -9;
+  log.append(plain);
+  Record extra = sample();
+  extra.extra["client"] = {{"name", "mcp"}, {"version", "1"}};
+  log.append(extra);
+  auto records = query(path, {});
+  auto lines = lines_of(slurp(path));
+  REQUIRE(records.size() == 2);
+  CHECK(records[0] == *parse_record(lines[0]));
+  CHECK(records[1] == *parse_record(lines[1]));
+  CHECK(records[0].error == plain.error);
+  CHECK(records[1].extra["client"]["name"] == "mcp");
+}
