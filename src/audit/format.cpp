@@ -1,0 +1,115 @@
+#include "sandpit/audit/format.hpp"
+
+#include "sandpit/audit/time.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+
+namespace sandpit::audit {
+
+namespace {
+
+constexpr std::size_t k_table_width = 120;
+
+bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// Columns taken by `text`, counting one per UTF-8 character (wide CJK characters are not special-cased).
+std::size_t columns(std::string_view text) {
+  std::size_t n = 0;
+  for (char c : text) n += !is_continuation(c);
+  return n;
+}
+
+// `text` on one line, cut to `width` columns with a trailing "…" when longer.
+std::string cell(std::string_view text, std::size_t width) {
+  std::string flat(text);
+  for (char& c : flat)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (columns(flat) <= width) return flat;
+  std::size_t kept = 0, i = 0;
+  for (; i < flat.size(); ++i) {
+    if (!is_continuation(flat[i]) && kept++ == width - 1) break;
+  }
+  return flat.substr(0, i) + "…";
+}
+
+// Left-aligned text padded to `width` columns (fmt pads by bytes, which would misalign UTF-8).
+std::string pad(std::string_view text, std::size_t width) {
+  std::string out = cell(text, width);
+  out.append(width - columns(out), ' ');
+  return out;
+}
+
+struct Column {
+  std::string_view name;
+  std::size_t width;
+  bool right;
+};
+
+// time, user, command, language, ok, exit, ms, error: 24+18+8+10+3+4+7+32 columns plus 7 two-space gaps = 120.
+constexpr std::array<Column, 8> k_columns = {{{"time", 24, false}, {"user", 18, false}, {"command", 8, false},
+                                              {"language", 10, false}, {"ok", 3, false}, {"exit", 4, true},
+                                              {"ms", 7, true}, {"error", 32, false}}};
+
+constexpr std::size_t table_width() {
+  std::size_t width = 2 * (k_columns.size() - 1);
+  for (const auto& col : k_columns) width += col.width;
+  return width;
+}
+static_assert(table_width() == k_table_width);
+
+std::string row_text(const std::array<std::string, 8>& cells) {
+  std::string out;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const auto& col = k_columns[i];
+    std::string text = cell(cells[i], col.width);
+    std::size_t gap = col.width - columns(text);
+    if (i != 0) out += "  ";
+    if (col.right) out.append(gap, ' ');
+    out += text;
+    if (!col.right && i + 1 != cells.size()) out.append(gap, ' ');
+  }
+  return out + "\n";
+}
+
+std::string percent(double rate) { return fmt::format("{:.1f}", rate * 100.0); }
+
+std::string stats_row(std::string_view user, std::string_view language, const Summary& s) {
+  return fmt::format("{}  {}  {:>6}  {:>6}  {:>8.0f}  {:>7}  {:>7}  {:>8}  {:>7}  {:>6}\n", pad(user, 24), pad(language, 10),
+                     s.executions, percent(s.success_rate), s.mean_ms, s.p50_ms, s.p95_ms, s.timeouts, s.blocked, s.denied);
+}
+
+} // namespace
+
+std::string format_line(const Record& r) {
+  std::string problem = problem_text(r);
+  return fmt::format("{} | User: {} | Language: {} | Success: {} | Time: {}ms | Error: {}", format_ts(r.ts_ms), r.user,
+                     r.language.value_or("None"), r.success, r.duration_ms, problem.empty() ? "None" : problem);
+}
+
+std::string format_table(const std::vector<Record>& records) {
+  std::array<std::string, 8> header;
+  for (std::size_t i = 0; i < k_columns.size(); ++i) header[i] = k_columns[i].name;
+  std::string out = row_text(header);
+  for (const auto& r : records) {
+    out += row_text({format_ts(r.ts_ms), r.user, r.command, r.language.value_or("-"), r.success ? "yes" : "no",
+                     std::to_string(r.exit_code), std::to_string(r.duration_ms), problem_text(r)});
+  }
+  return out;
+}
+
+std::string format_stats_table(const Stats& stats) {
+  std::string out = fmt::format("{}  {}  {:>6}  {:>6}  {:>8}  {:>7}  {:>7}  {:>8}  {:>7}  {:>6}\n", pad("user", 24),
+                                pad("language", 10), "runs", "ok%", "mean ms", "p50 ms", "p95 ms", "timeouts", "blocked",
+                                "denied");
+  for (const auto& u : stats.users) {
+    for (const auto& g : stats.groups)
+      if (g.user == u.user) out += stats_row(g.user, g.language, g.summary);
+    out += stats_row(u.user, "(all)", u.summary);
+  }
+  out += stats_row("(everyone)", "(all)", stats.total);
+  return out;
+}
+
+} // namespace sandpit::audit
