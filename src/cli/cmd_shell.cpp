@@ -26,6 +26,7 @@ public:
 
   ExitCode run(Context& context) override {
     m_options.language = "bash";
+    m_options.command = "shell";
     m_options.code = strings::join(m_words, " ");
     return run_execution(context, m_options);
   }

@@ -10,5 +10,7 @@ std::unique_ptr<Command> make_shell_command();
 std::unique_ptr<Command> make_session_command();
 std::unique_ptr<Command> make_doctor_command();
 std::unique_ptr<Command> make_config_command();
+std::unique_ptr<Command> make_audit_command();
+std::unique_ptr<Command> make_stats_command();
 
 } // namespace sandpit::cli

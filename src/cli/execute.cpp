@@ -4,6 +4,7 @@
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
+#include "sandpit/session/admission.hpp"
 #include "sandpit/session/client.hpp"
 #include "sandpit/session/session.hpp"
 #include "sandpit/sys/fd.hpp"
@@ -46,21 +47,36 @@ session::ExecRequest make_request(Context& context, const ExecOptions& o) {
   if (!o.timeout.empty()) {
     auto t = units::parse_duration(o.timeout);
     if (!t || t->count() <= 0) throw Error(ExitCode::usage, "--timeout " + o.timeout, "expected a duration like \"30s\"");
-    request.timeout = *t;
+    request.timeout = config::bounded_timeout(context.config(), *t, "--timeout " + o.timeout);
   }
   return request;
 }
 
 // A throwaway jail in this process, torn down before we answer: nothing is left behind.
+// Audited here: no daemon is involved.
 session::ExecResult run_fresh(Context& context, const session::ExecRequest& request, const Workspace& workspace,
-                              session::OutputSink& sink) {
-  auto session = session::Session::start(context.config(), workspace, session::Lifetime::fresh, request.language);
-  return session->execute(request, sink);
+                              const session::Caller& caller, session::OutputSink& sink) {
+  auto record = session::exec_record(caller, workspace, request);
+  session::ExecResult result;
+  try {
+    auto session = session::Session::start(context.config(), workspace, session::Lifetime::fresh, request.language);
+    result = session->execute(request, sink);
+  } catch (const Error& e) {
+    record.exit_code = static_cast<int>(e.code());
+    record.error = e.subject() + ": " + e.reason();
+    (void)session::append_audit(context.config(), std::move(record));
+    throw;
+  }
+  session::set_outcome(record, result);
+  if (auto warning = session::append_audit(context.config(), std::move(record)); !warning.empty()) {
+    fmt::print(stderr, "sandpit: {}\n", warning);
+  }
+  return result;
 }
 
 // The workspace's session daemon (started if needed) runs it; state persists.
 session::ExecResult run_in_session(Context& context, const session::ExecRequest& request, const Workspace& workspace,
-                                   const ExecOptions& options, session::OutputSink& sink) {
+                                   const ExecOptions& options, const session::Caller& caller, session::OutputSink& sink) {
   auto client = session::Client::connect(workspace, context.config_file, session::Start::yes,
                                          std::string(kernels::name_of(request.language)));
   trace::mark("connected");
@@ -70,6 +86,9 @@ session::ExecResult run_in_session(Context& context, const session::ExecRequest&
   e.filename = request.filename;
   e.timeout_ms = request.timeout.count();
   e.wait = !options.no_wait;
+  e.user = caller.user;
+  e.command = caller.command;
+  e.client = caller.client;
   return client->execute(e, sink);
 }
 
@@ -80,9 +99,13 @@ ExitCode run_execution(Context& context, const ExecOptions& options) {
   trace::mark("request ready");
   auto workspace = Workspace::resolve(options.workspace);
   if (options.json && options.events) throw Error(ExitCode::usage, "--events", "give either --json or --events, not both");
+  auto caller = session::caller_for(context.config(), options.command);
+  for (const auto& finding : session::admit(context.config(), caller, workspace, request)) {
+    fmt::print(stderr, "sandpit: {}\n", session::warning_text(finding));
+  }
   auto sink = options.events ? make_events_sink() : options.json ? make_capture_sink() : make_terminal_sink();
-  auto result = options.fresh ? run_fresh(context, request, workspace, *sink)
-                              : run_in_session(context, request, workspace, options, *sink);
+  auto result = options.fresh ? run_fresh(context, request, workspace, caller, *sink)
+                              : run_in_session(context, request, workspace, options, caller, *sink);
   trace::mark("executed");
   if (options.events) print_events_tail(result);
   else options.json ? print_json(result) : print_human(result);

@@ -19,6 +19,7 @@ struct ExecOptions {
   bool json = false;
   bool no_wait = false;
   bool events = false;
+  std::string command = "exec"; // for the audit record: "exec" | "shell"
 };
 
 // Resolves the code and language, runs it in a sandbox, prints the output, returns the exit code.

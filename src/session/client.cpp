@@ -167,6 +167,9 @@ ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const s
         sink.on_stdout(text);
       }
     } else if (type == "result") {
+      if (event.contains("warning") && event["warning"].is_string()) {
+        fmt::print(stderr, "sandpit: {}\n", event["warning"].get<std::string>());
+      }
       auto result = from_json(event["result"]);
       result.stdout_text = std::move(out);
       result.stderr_text = std::move(err);

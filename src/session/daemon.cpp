@@ -1,5 +1,7 @@
 #include "sandpit/session/daemon.hpp"
 
+#include "sandpit/session/admission.hpp"
+
 #include "event_sink.hpp"
 #include "run_loop.hpp"
 #include "turns.hpp"
@@ -53,8 +55,9 @@ private:
 
 class Daemon {
 public:
-  Daemon(std::unique_ptr<Session> session, sys::Fd listener, Workspace workspace, units::Millis idle)
-      : m_session(std::move(session)), m_listener(std::move(listener)), m_workspace(std::move(workspace)), m_idle(idle),
+  Daemon(std::unique_ptr<Session> session, sys::Fd listener, Workspace workspace, const config::Config& config)
+      : m_config(config), m_session(std::move(session)), m_listener(std::move(listener)), m_workspace(std::move(workspace)),
+        m_idle(config.idle_timeout),
         m_started(Clock::now()), m_idle_since(Clock::now()) {
     auto wake = sys::make_pipe();
     if (wake) m_wake = std::move(wake).value();
@@ -175,17 +178,30 @@ private:
     ExecRequest request{*kernels::parse_language(e.language), e.code, e.filename, units::Millis(e.timeout_ms)};
     EventSink sink(fd);
     ClientCanceller canceller(fd, reader);
+    // Recorded before the client hears the result, and even if it has gone.
+    auto record = exec_record(Caller{e.user, e.command, e.client}, m_workspace, request);
+    bool recorded = false;
     try {
       auto result = m_session->execute(request, sink, &canceller);
       sink.flush();
       snapshot();
+      set_outcome(record, result);
+      auto warning = append_audit(m_config, record);
+      recorded = true;
       // The client has the output already, from the stream events; repeating it
       // here could make the line longer than a reader accepts.
       auto object = to_json(result);
       object.erase("stdout");
       object.erase("stderr");
-      (void)protocol::send(fd, {{"type", "result"}, {"result", object}});
+      json message = {{"type", "result"}, {"result", object}};
+      if (!warning.empty()) message["warning"] = warning;
+      (void)protocol::send(fd, message);
     } catch (const Error& err) {
+      if (!recorded) {
+        record.exit_code = static_cast<int>(err.code());
+        record.error = err.subject() + ": " + err.reason();
+        (void)append_audit(m_config, record);
+      }
       (void)protocol::send(fd, error_message("setup", err.reason(), static_cast<int>(err.code()), err.subject()));
     } catch (const std::exception& err) {
       // Never let one execution take the daemon, and every other client's session, down.
@@ -220,6 +236,7 @@ private:
             {"clients", m_active}};
   }
 
+  const config::Config& m_config;
   std::unique_ptr<Session> m_session;
   sys::Fd m_listener;
   Workspace m_workspace;
@@ -261,7 +278,7 @@ int run_daemon(const Workspace& workspace, const config::Config& config, int rea
     report(fmt::format("125\tsession daemon: {}", listener.failure().message()));
     return 125;
   }
-  Daemon daemon(std::move(session), std::move(listener).value(), workspace, config.idle_timeout);
+  Daemon daemon(std::move(session), std::move(listener).value(), workspace, config);
   report("ok");
   trace::mark("daemon: listening");
   daemon.serve();
