@@ -64,6 +64,34 @@ void spawn_daemon(const Workspace& workspace, const std::string& config_file, co
   throw Error(static_cast<ExitCode>(code ? code : 125), message.substr(0, colon), colon == std::string::npos ? "" : message.substr(colon + 2));
 }
 
+// Daemons of this user that are running: each holds a lock on its "alive" file.
+std::uint64_t live_daemons() {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(state_home() / "workspaces", ec)) {
+    sys::Fd fd(::open((entry.path() / "alive").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) continue;
+    if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) ++n;
+  }
+  return n;
+}
+
+// Starts the daemon unless the user already runs session.max_sessions of them.
+// One start at a time per user, so two starts cannot both take the last place.
+void start_within_budget(const Workspace& workspace, const std::string& config_file, const std::string& language,
+                         std::uint64_t max_sessions) {
+  sys::Fd lock;
+  if (max_sessions > 0) {
+    lock = sys::Fd(::open((state_home() / "start.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (lock.valid()) (void)::flock(lock.get(), LOCK_EX);
+    if (auto n = live_daemons(); n >= max_sessions) {
+      fail("start session", fmt::format("{} sessions are running, as many as session.max_sessions allows "
+                                        "(see 'sandpit session list'; stop one with 'sandpit session stop -w DIR')", n));
+    }
+  }
+  spawn_daemon(workspace, config_file, language);
+}
+
 std::optional<sys::Fd> try_connect(const Workspace& workspace) {
   auto fd = sys::connect_unix(workspace.state_dir.string(), "socket");
   if (fd) return std::move(fd).value();
@@ -75,7 +103,7 @@ std::optional<sys::Fd> try_connect(const Workspace& workspace) {
 } // namespace
 
 std::optional<Client> Client::connect(const Workspace& workspace, const std::string& config_file, Start start,
-                                      const std::string& first_language) {
+                                      const std::string& first_language, std::uint64_t max_sessions) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto fd = try_connect(workspace);
     if (!fd && start == Start::no) return std::nullopt;
@@ -85,7 +113,7 @@ std::optional<Client> Client::connect(const Workspace& workspace, const std::str
       if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) fail("lock " + lock_path(workspace), std::strerror(errno));
       fd = try_connect(workspace); // another client may have started it while we waited
       if (!fd) {
-        spawn_daemon(workspace, config_file, first_language);
+        start_within_budget(workspace, config_file, first_language, max_sessions);
         trace::mark("daemon started");
         fd = try_connect(workspace);
       }

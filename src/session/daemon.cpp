@@ -15,7 +15,9 @@
 #include <atomic>
 #include <fmt/format.h>
 #include <mutex>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -256,6 +258,7 @@ private:
 
 std::string socket_path(const Workspace& workspace) { return (workspace.state_dir / "socket").string(); }
 std::string lock_path(const Workspace& workspace) { return (workspace.state_dir / "lock").string(); }
+std::string alive_path(const Workspace& workspace) { return (workspace.state_dir / "alive").string(); }
 
 int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd, const std::string& warm_language) {
   auto report = [&](const std::string& line) {
@@ -264,6 +267,9 @@ int run_daemon(const Workspace& workspace, const config::Config& config, int rea
     ::close(ready_fd);
     ready_fd = -1;
   };
+  // Held until this process exits: how clients count the running daemons.
+  sys::Fd alive(::open(alive_path(workspace).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (alive.valid()) (void)::flock(alive.get(), LOCK_EX | LOCK_NB);
   std::unique_ptr<Session> session;
   try {
     // The first client's kernel starts with the jail, while that client connects.

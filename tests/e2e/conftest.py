@@ -28,6 +28,19 @@ class Sandpit:
             d.mkdir(parents=True, exist_ok=True)
         self.config_file = root / "sandpit.toml"
         self.config_file.write_text("")
+        self.system_file = root / "system.toml"  # read as the system config once written
+
+    def system(self, text: str):
+        """Writes the system config (sandpit reads it via SANDPIT_SYSTEM_CONFIG while /etc/sandpit has none)."""
+        assert not Path("/etc/sandpit/config.toml").exists(), "tests need a machine without /etc/sandpit/config.toml"
+        self.system_file.write_text(text)
+
+    def audit_path(self) -> Path:
+        return self.state / "sandpit" / "audit.jsonl"
+
+    def audit_records(self):
+        path = self.audit_path()
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     def configure(self, text: str):
         self.config_file.write_text(text)
@@ -41,6 +54,8 @@ class Sandpit:
             "XDG_CONFIG_HOME": str(self.config_home),
             "SANDPIT_CONFIG": str(self.config_file),
         }
+        if self.system_file.exists():
+            env["SANDPIT_SYSTEM_CONFIG"] = str(self.system_file)
         env.update(extra or {})
         return env
 

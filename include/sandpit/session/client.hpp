@@ -21,8 +21,10 @@ public:
   // socket removed. nullopt only with Start::no and no daemon. Throws Error.
   // `first_language`, when known, lets a daemon this call starts begin that
   // kernel while the client is still connecting.
+  // `max_sessions` (session.max_sessions; 0: no limit) bounds how many daemons
+  // this user may have running when a new one would start.
   static std::optional<Client> connect(const Workspace& workspace, const std::string& config_file, Start start,
-                                       const std::string& first_language = "");
+                                       const std::string& first_language = "", std::uint64_t max_sessions = 0);
 
   // Runs one execution; output reaches `sink` as it is produced. SIGINT
   // (Ctrl-C) while it runs interrupts the code, not this process. `on_event`,

@@ -14,6 +14,8 @@ inline constexpr const char* k_daemon_arg = "__session-daemon";
 // The socket and lock of a workspace's daemon.
 std::string socket_path(const Workspace& workspace);
 std::string lock_path(const Workspace& workspace);
+// A running daemon holds an exclusive flock on this file for its whole life.
+std::string alive_path(const Workspace& workspace);
 
 // Serves until idle for config.idle_timeout or told to shut down. Writes "ok\n"
 // (or one line of error) to `ready_fd` once clients may connect. Returns the exit code.
