@@ -13,6 +13,11 @@ _sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --no-wait --json
 _sandpit_session_opts="-h --help -w --workspace --json"
 _sandpit_session_actions="list info stop restart reset"
 _sandpit_doctor_opts="-h --help -w --workspace --json"
+_sandpit_filter_opts="-u --user -a --all --since --until -l --language"
+_sandpit_audit_opts="-h --help $_sandpit_filter_opts --failed -n --limit --format --json"
+_sandpit_stats_opts="-h --help $_sandpit_filter_opts --json"
+_sandpit_config_opts="-h --help --json"
+_sandpit_config_actions="show check path"
 
 # _sandpit_compreply_files [-d]: files (or with -d, directories) matching $cur.
 _sandpit_compreply_files() {
@@ -53,7 +58,7 @@ _sandpit() {
             --config) ((i++)) ;;
             --config=*) ;;
             -*) ;;
-            exec | shell | session | doctor)
+            exec | shell | session | audit | stats | config | doctor)
                 command=${words[i]}
                 command_index=$i
                 break
@@ -80,10 +85,25 @@ _sandpit() {
                 fi
                 ;;
             -l | --language)
-                if [[ $command == exec ]]; then
+                if [[ $command == exec || $command == audit || $command == stats ]]; then
                     COMPREPLY=($(compgen -W "$_sandpit_languages" -- "$cur"))
                     return
                 fi
+                ;;
+            --format)
+                if [[ $command == audit ]]; then
+                    COMPREPLY=($(compgen -W "table line json" -- "$cur"))
+                    return
+                fi
+                ;;
+            --since | --until)
+                if [[ $command == audit || $command == stats ]]; then
+                    COMPREPLY=($(compgen -W "1h 1d 7d" -- "$cur"))
+                    return
+                fi
+                ;;
+            -u | --user | -n | --limit)
+                [[ $command == audit || $command == stats ]] && return
                 ;;
             -c | --code)
                 [[ $command == exec ]] && return
@@ -102,7 +122,7 @@ _sandpit() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$_sandpit_global_opts" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "exec shell session doctor" -- "$cur"))
+                COMPREPLY=($(compgen -W "exec shell session audit stats config doctor" -- "$cur"))
             fi
             ;;
         exec)
@@ -139,6 +159,27 @@ _sandpit() {
                 if [[ -z $action ]]; then
                     COMPREPLY=($(compgen -W "$_sandpit_session_actions" -- "$cur"))
                 fi
+            fi
+            ;;
+        audit)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_audit_opts --config" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "verify" -- "$cur"))
+            fi
+            ;;
+        stats)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_stats_opts --config" -- "$cur"))
+            fi
+            ;;
+        config)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_config_opts --config" -- "$cur"))
+            elif [[ ${words[cword - 1]} == check ]]; then
+                _sandpit_compreply_files
+            else
+                COMPREPLY=($(compgen -W "$_sandpit_config_actions" -- "$cur"))
             fi
             ;;
         doctor)

@@ -3,7 +3,8 @@
 # Keep in step with src/cli/*.cpp: tests/e2e/test_docs_drift.py checks that
 # every subcommand and each of its long options is offered here.
 
-set -l commands exec shell session doctor
+set -l commands exec shell session audit stats config doctor
+set -l config_actions show check path
 set -l session_actions list info stop restart reset
 
 complete -c sandpit -f
@@ -17,6 +18,9 @@ complete -c sandpit -l config -r -F -d 'Read this config file after the user con
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a exec -d 'Run Python, JavaScript or shell code in the sandbox'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a shell -d 'Run a shell command line in the sandbox, cwd /workspace'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a session -d 'List, inspect, stop, restart or reset workspace sessions'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a audit -d "Show who ran what and whether it worked, or verify the log's hash chain"
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a stats -d 'Execution figures per user and language, from the audit log'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a config -d 'Show the effective config, check a config file, or list the files read'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a doctor -d 'Report which isolation layers and limits are active here'
 
 # sandpit exec [OPTIONS] [FILE]
@@ -50,6 +54,35 @@ complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen
 complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a restart -d 'Restart the kernels, dropping interpreter state'
 complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a reset -d 'Restart the kernels and wipe /workspace'
 
+# sandpit audit [OPTIONS] [verify]
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -s h -l help -d 'Print help and exit'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -s u -l user -x -d 'Records of this user (admins only, unless it is you)'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -s a -l all -d 'Records of every user (admins only)'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -l since -x -a '1h 1d 7d' -d 'From this time on: 2025-01-04, 2025-01-04T19:30Z, or ago like 2h, 7d'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -l until -x -d 'Before this time (same forms as --since)'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -s l -l language -x -a 'python javascript bash' -d 'Only this language'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -l failed -d 'Only failed, blocked, denied or timed-out runs'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -s n -l limit -x -d 'Show the last N matching records (default 50; 0 for all)'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -l format -x -a 'table line json' -d 'Output format'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -l json -d 'Same as --format json'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -a verify -d "Check every record's hash and chain link"
+
+# sandpit stats [OPTIONS]
+complete -c sandpit -n '__fish_seen_subcommand_from stats' -s h -l help -d 'Print help and exit'
+complete -c sandpit -n '__fish_seen_subcommand_from stats' -s u -l user -x -d 'Records of this user (admins only, unless it is you)'
+complete -c sandpit -n '__fish_seen_subcommand_from stats' -s a -l all -d 'Records of every user (admins only)'
+complete -c sandpit -n '__fish_seen_subcommand_from stats' -l since -x -a '1h 1d 7d' -d 'From this time on: 2025-01-04, 2025-01-04T19:30Z, or ago like 2h, 7d'
+complete -c sandpit -n '__fish_seen_subcommand_from stats' -l until -x -d 'Before this time (same forms as --since)'
+complete -c sandpit -n '__fish_seen_subcommand_from stats' -s l -l language -x -a 'python javascript bash' -d 'Only this language'
+complete -c sandpit -n '__fish_seen_subcommand_from stats' -l json -d 'Print JSON'
+
+# sandpit config [OPTIONS] ACTION [FILE]
+complete -c sandpit -n '__fish_seen_subcommand_from config' -s h -l help -d 'Print help and exit'
+complete -c sandpit -n '__fish_seen_subcommand_from config' -l json -d 'Print JSON'
+complete -c sandpit -n "__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from $config_actions" -a show -d 'Print every effective setting and where it came from'
+complete -c sandpit -n "__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from $config_actions" -a check -d 'Validate a config file'
+complete -c sandpit -n "__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from $config_actions" -a path -d 'List the config files read'
+complete -c sandpit -n '__fish_seen_subcommand_from config; and contains -- check (commandline -opc)' -F -d 'Config file to check'
 # sandpit doctor [OPTIONS]
 complete -c sandpit -n '__fish_seen_subcommand_from doctor' -s h -l help -d 'Print help and exit'
 complete -c sandpit -n '__fish_seen_subcommand_from doctor' -s w -l workspace -x -a '(__fish_complete_directories)' -d 'Workspace directory (default: $SANDPIT_WORKSPACE or .)'

@@ -214,7 +214,8 @@ def extract_fish(text, subcommands, _path):
             targets = [GLOBAL]
             commands += [a for a in arguments if not a.startswith(("(", "$"))]
         elif "__fish_seen_subcommand_from" in condition:
-            targets = [w for w in condition.split("__fish_seen_subcommand_from", 1)[1].split()
+            # The subcommands named up to the end of that condition ("...from config; and ...").
+            targets = [w for w in condition.split("__fish_seen_subcommand_from", 1)[1].split(";")[0].split()
                        if re.fullmatch(r"[A-Za-z][\w-]*", w)]
         else:
             targets = []
