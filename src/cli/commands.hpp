@@ -10,6 +10,8 @@ std::unique_ptr<Command> make_shell_command();
 std::unique_ptr<Command> make_session_command();
 std::unique_ptr<Command> make_doctor_command();
 std::unique_ptr<Command> make_config_command();
+std::unique_ptr<Command> make_upload_command();
+std::unique_ptr<Command> make_download_command();
 std::unique_ptr<Command> make_audit_command();
 std::unique_ptr<Command> make_stats_command();
 

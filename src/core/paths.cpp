@@ -62,6 +62,16 @@ Workspace Workspace::resolve(const std::string& dir) {
   return ws;
 }
 
+fs::path persist_dir() { return state_home() / "persist"; }
+
+void ensure_persist_dir() {
+  make_private_dir(state_home());
+  std::error_code ec;
+  fs::create_directory(persist_dir(), ec);
+  if (ec) throw Error(ExitCode::sandbox_setup, "create " + persist_dir().string(), ec.message());
+  fs::permissions(persist_dir(), fs::perms::owner_all, ec);
+}
+
 void Workspace::ensure_created() const {
   make_private_dir(state_dir);
   std::error_code ec;

@@ -42,12 +42,15 @@ Result<void> setup_jail(const json& spec, int workspace_fd, json& timings) {
   RootSetup root;
   root.ro_binds = inspect_host_paths(spec.at("ro_binds").get<std::vector<std::string>>());
   root.workspace_source = "/proc/self/fd/" + std::to_string(workspace_fd);
+  const bool persist = spec.value("persist", false);
+  if (persist) root.persist_source = "/proc/self/fd/" + std::to_string(k_init_persist_fd);
   root.tmp_size = spec.at("tmp_size").get<std::uint64_t>();
   root.tmp_inodes = spec.at("tmp_inodes").get<std::uint64_t>();
   root.hostname = spec.at("hostname").get<std::string>();
   if (auto r = run_plan(plan_root(root, k_new_root), k_new_root); !r) return r;
   timings["mounts"] = ms_since(start);
   ::close(workspace_fd);
+  if (persist) ::close(k_init_persist_fd);
   if (::chdir("/workspace") != 0) return errno_failure("chdir /workspace");
   if (::sethostname(root.hostname.data(), root.hostname.size()) != 0) return errno_failure("sethostname");
   if (!spec.at("network").get<bool>()) {

@@ -24,7 +24,7 @@
 namespace sandpit::jail {
 namespace {
 
-enum class ChildStep : int { pdeathsig = 1, cgroup, wait_parent, setsid, workspace, setgroups, securebits, setresgid, setresuid, capget, capset, ambient, fds, exec };
+enum class ChildStep : int { pdeathsig = 1, cgroup, wait_parent, setsid, workspace, persist, setgroups, securebits, setresgid, setresuid, capget, capset, ambient, fds, exec };
 
 const char* step_name(int step) {
   switch (static_cast<ChildStep>(step)) {
@@ -33,6 +33,7 @@ const char* step_name(int step) {
   case ChildStep::wait_parent: return "wait for parent";
   case ChildStep::setsid: return "setsid";
   case ChildStep::workspace: return "open workspace";
+  case ChildStep::persist: return "open persistent volume";
   case ChildStep::setgroups: return "setgroups";
   case ChildStep::securebits: return "prctl(PR_SET_SECUREBITS)";
   case ChildStep::setresgid: return "setresgid";
@@ -52,6 +53,7 @@ constexpr std::array k_init_caps{CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SETPCAP, CAP_
 struct ChildArgs {
   int go_fd, err_fd, ctl_fd, exe_fd, null_fd;
   const char* workspace;
+  const char* persist; // nullptr: no /persist
   const int* cgroup_fds; // v1 `tasks` files, opened by the parent
   int cgroup_fd_count;
   bool root_mode;
@@ -68,6 +70,14 @@ struct ChildReport {
   ::_exit(125);
 }
 
+// Opens directory `path` (O_PATH) as fd `target`, inherited across exec.
+bool place_dir(const char* path, int target) {
+  int fd = ::open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  if (fd == target) return ::fcntl(fd, F_SETFD, 0) == 0; // dup2 onto itself would keep O_CLOEXEC
+  return ::dup2(fd, target) == target;
+}
+
 [[noreturn]] void child_main(const ChildArgs& a) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(a.err_fd, ChildStep::pdeathsig);
   ::signal(SIGPIPE, SIG_DFL); // the client ignores it; the sandbox must not inherit that
@@ -82,8 +92,8 @@ struct ChildReport {
   // Opened here, inside the new mount namespace and before we become the
   // sandbox user: a bind mount's source must belong to our own namespace, and
   // as host root the state directory may not be reachable by nobody.
-  int workspace = ::open(a.workspace, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (workspace < 0 || ::dup2(workspace, k_init_workspace_fd) != k_init_workspace_fd) child_fail(a.err_fd, ChildStep::workspace);
+  if (!place_dir(a.workspace, k_init_workspace_fd)) child_fail(a.err_fd, ChildStep::workspace);
+  if (a.persist != nullptr && !place_dir(a.persist, k_init_persist_fd)) child_fail(a.err_fd, ChildStep::persist);
   // As host root, drop root's supplementary groups: they would still count on the host.
   if (a.root_mode && ::setgroups(0, nullptr) != 0) child_fail(a.err_fd, ChildStep::setgroups);
   if (::prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS | SECBIT_NO_SETUID_FIXUP) != 0) child_fail(a.err_fd, ChildStep::securebits);
@@ -102,9 +112,9 @@ struct ChildReport {
   for (int fd = 0; fd < 3; ++fd) {
     if (::dup2(a.null_fd, fd) != fd) child_fail(a.err_fd, ChildStep::fds);
   }
-  // Nothing of the host's beyond 0-4 survives the exec (runc CVE-2024-21626).
-  if (::syscall(SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    for (int fd = 5; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // Nothing of the host's beyond 0-5 survives the exec (runc CVE-2024-21626).
+  if (::syscall(SYS_close_range, 6U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = 6; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
   static char arg0[] = "sandpit-init";
   static char arg1[] = "__jail-init";
@@ -163,6 +173,7 @@ Result<LaunchedInit> launch_init(const JailSpec& spec, Cgroup* cgroup, const IdM
                  exe_h->get(),
                  null_h->get(),
                  spec.workspace_dir.c_str(),
+                 spec.persist_dir.empty() ? nullptr : spec.persist_dir.c_str(),
                  cgroup_fds.data(),
                  static_cast<int>(cgroup_fds.size()),
                  maps.root_mode};

@@ -113,6 +113,10 @@ std::vector<MountStep> plan_root(const RootSetup& s, const std::string& new_root
   plan_system_binds(p, s.ro_binds);
   p.mkdir("/workspace");
   p.bind(s.workspace_source, "/workspace", MS_NOSUID | MS_NODEV);
+  if (!s.persist_source.empty()) {
+    p.mkdir("/persist");
+    p.bind(s.persist_source, "/persist", MS_NOSUID | MS_NODEV);
+  }
   p.mkdir("/tmp");
   p.tmpfs("/tmp", MS_NOSUID | MS_NODEV, fmt::format("mode=1777,size={},nr_inodes={}", s.tmp_size, s.tmp_inodes));
   plan_dev(p, s);

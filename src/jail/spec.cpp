@@ -24,8 +24,9 @@ std::vector<std::string> expand_binds(const std::vector<std::string>& patterns) 
   return out;
 }
 
-JailSpec make_spec(const config::Config& config, const std::string& workspace_dir) {
+JailSpec make_spec(const config::Config& config, const std::string& workspace_dir, const std::string& persist_dir) {
   JailSpec spec;
+  spec.persist_dir = persist_dir;
   spec.ro_binds = expand_binds(config.ro_binds);
   spec.workspace_dir = workspace_dir;
   spec.network = config.network_enabled;
@@ -42,6 +43,7 @@ nlohmann::json to_init_json(const JailSpec& spec) {
   return {{"op", "setup"},
           {"ro_binds", spec.ro_binds},
           {"network", spec.network},
+          {"persist", !spec.persist_dir.empty()},
           {"hostname", spec.hostname},
           {"tmp_size", l.tmp},
           {"tmp_inodes", std::max<std::uint64_t>(1024, l.tmp / 16384)},

@@ -99,13 +99,16 @@ Session::Session(const config::Config& config, std::unique_ptr<jail::Jail> jail,
 std::unique_ptr<Session> Session::start(const config::Config& config, const Workspace& workspace, Lifetime lifetime,
                                         std::optional<Language> first_kernel) {
   workspace.ensure_created();
+  ensure_persist_dir();
   if (::geteuid() == 0) {
-    // As root the sandbox user is the host's nobody: give it the workspace files.
-    if (::chown(workspace.files_dir.c_str(), jail::k_root_mode_host_id, jail::k_root_mode_host_id) != 0) {
-      throw Error(ExitCode::sandbox_setup, "chown " + workspace.files_dir.string(), std::strerror(errno));
+    // As root the sandbox user is the host's nobody: give it the workspace files and the volume.
+    for (const auto& dir : {workspace.files_dir, persist_dir()}) {
+      if (::chown(dir.c_str(), jail::k_root_mode_host_id, jail::k_root_mode_host_id) != 0) {
+        throw Error(ExitCode::sandbox_setup, "chown " + dir.string(), std::strerror(errno));
+      }
     }
   }
-  auto spec = jail::make_spec(config, workspace.files_dir.string());
+  auto spec = jail::make_spec(config, workspace.files_dir.string(), persist_dir().string());
   // The first kernel starts with the jail: its request travels with the setup.
   const Language language = first_kernel.value_or(Language::bash);
   const bool with_kernel = language != Language::bash; // a shell is a new process per execution

@@ -21,6 +21,7 @@ struct Limits {
   std::uint64_t tmp = 256ULL << 20;
   std::uint64_t file_size = 256ULL << 20;
   std::uint64_t open_files = 256;
+  std::uint64_t transfer = 1ULL << 30;
 };
 
 enum class PolicyMode { off, warn, block }; // in order of strictness

@@ -12,6 +12,10 @@ namespace fs = std::filesystem;
 fs::path state_home();
 // $XDG_CONFIG_HOME/sandpit (default ~/.config/sandpit).
 fs::path config_home();
+// The per-user persistent volume, mounted at /persist in every session: state_home()/persist.
+fs::path persist_dir();
+// Creates persist_dir() (0700) if missing. Throws Error on failure.
+void ensure_persist_dir();
 
 // A host directory whose sandbox state lives under state_home()/workspaces/<id>/.
 struct Workspace {

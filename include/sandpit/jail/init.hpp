@@ -8,6 +8,8 @@ inline constexpr const char* k_init_arg = "__jail-init";
 // The init's inherited fds: its control socket and the workspace directory (O_PATH).
 inline constexpr int k_init_ctl_fd = 3;
 inline constexpr int k_init_workspace_fd = 4;
+// The per-user persistent volume (O_PATH), when the jail has one.
+inline constexpr int k_init_persist_fd = 5;
 
 // Entry point when exec'd as the init: control socket on fd 3, workspace on fd 4, empty environment.
 // Protocol (SEQPACKET, one JSON object per datagram):

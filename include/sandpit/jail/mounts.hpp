@@ -21,6 +21,7 @@ struct HostEntry {
 struct RootSetup {
   std::vector<HostEntry> ro_binds;
   std::string workspace_source; // "/proc/self/fd/N": the workspace dir opened on the host
+  std::string persist_source;   // the same for /persist; empty: no /persist
   std::uint64_t tmp_size = 0;
   std::uint64_t tmp_inodes = 0;
   std::string hostname = "sandpit";

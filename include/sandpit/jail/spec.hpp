@@ -17,6 +17,7 @@ inline constexpr unsigned k_root_mode_host_id = 65534;
 struct JailSpec {
   std::vector<std::string> ro_binds; // absolute host paths, globs expanded; bound at the same path
   std::string workspace_dir;         // host directory bound read-write at /workspace
+  std::string persist_dir;           // host directory bound read-write at /persist (empty: none)
   bool network = false;              // true: share the host network namespace
   config::Limits limits;
   bool memory_by_rlimit = false;     // no memory cgroup: fall back to RLIMIT_DATA
@@ -26,7 +27,7 @@ struct JailSpec {
 
 // Expands globs in the configured bind list, keeps absolute existing paths, drops duplicates.
 std::vector<std::string> expand_binds(const std::vector<std::string>& patterns);
-JailSpec make_spec(const config::Config& config, const std::string& workspace_dir);
+JailSpec make_spec(const config::Config& config, const std::string& workspace_dir, const std::string& persist_dir = "");
 
 // The part of the spec the jail init needs, as sent over its control socket.
 nlohmann::json to_init_json(const JailSpec& spec);

@@ -1,0 +1,84 @@
+// Files: copying between the host and the sandbox's /workspace and /persist without a way out.
+//
+// Everything on the sandbox side is reached from a directory fd with
+// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+// RESOLVE_NO_XDEV), one fd-relative step at a time; an opened fd is checked
+// with fstat and never re-resolved by path. Sandboxed code may be running and
+// racing us while we copy: a symlink it swaps in makes the open fail, it is
+// never followed.
+#pragma once
+
+#include "sandpit/core/paths.hpp"
+#include "sandpit/sys/fd.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sandpit::files {
+
+enum class Area { workspace, persist };
+
+// A path inside the sandbox, normalised: under /workspace or /persist.
+struct SandboxPath {
+  Area area = Area::workspace;
+  std::string relative; // "data/x.csv"; "" for the area's root
+
+  std::string shown() const; // "/workspace/data/x.csv"
+  SandboxPath child(std::string_view name) const;
+  std::string name() const; // the last component ("" for a root)
+};
+
+// `text` relative to /workspace, or absolute under /workspace or /persist.
+// Throws Error(usage) for anything that leaves them after normalisation.
+SandboxPath parse_sandbox_path(std::string_view text);
+
+// The two roots, opened as directories (created if missing; as root, owned by
+// the sandbox user).
+struct Roots {
+  sys::Fd workspace;
+  sys::Fd persist;
+  int of(Area area) const { return area == Area::workspace ? workspace.get() : persist.get(); }
+};
+Roots open_roots(const Workspace& workspace);
+
+struct Copied {
+  std::string host;
+  std::string sandbox;
+  std::uint64_t bytes = 0;
+  std::string sha256;
+};
+
+struct Skipped {
+  std::string path;
+  std::string why;
+};
+
+struct Report {
+  std::vector<Copied> files;
+  std::vector<Skipped> skipped;
+  std::uint64_t bytes() const;
+};
+
+enum class Recursive { yes, no };
+enum class Overwrite { yes, no };
+
+struct Transfer {
+  Recursive recursive = Recursive::no;
+  Overwrite overwrite = Overwrite::no; // download: replace existing host files
+  std::uint64_t max_bytes = 0;         // the per-transfer cap (limits.transfer)
+};
+
+// Copies a host file (or with Recursive::yes a directory tree) into the sandbox.
+// With an existing directory as destination the source keeps its name inside it.
+// An existing destination file is replaced by rename, never written through.
+// Throws Error: usage for bad input, code_failed for a failed copy (e.g. ENOSPC).
+Report upload(const std::filesystem::path& host, const Roots& roots, const SandboxPath& destination, const Transfer& options);
+
+// Copies a sandbox file (or tree) to the host. Refuses symlinks, FIFOs, devices
+// and sockets without opening them; inside a tree they are skipped and reported.
+Report download(const Roots& roots, const SandboxPath& source, const std::filesystem::path& host, const Transfer& options);
+
+} // namespace sandpit::files

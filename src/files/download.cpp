@@ -1,0 +1,128 @@
+// Sandbox -> host. Every sandbox object is opened O_PATH beneath its root, checked, then reopened by fd.
+#include "beneath.hpp"
+#include "copy.hpp"
+
+#include "sandpit/core/error.hpp"
+#include "sandpit/files/files.hpp"
+#include "sandpit/util/units.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <random>
+#include <unistd.h>
+
+namespace sandpit::files {
+namespace {
+
+struct Downloader {
+  const Transfer& options;
+  Report report;
+  std::uint64_t used = 0;
+
+  // Creates `name` in host directory `dir` (never through a symlink); replaced only with Overwrite::yes.
+  void file(const Inspected& src, int dir, const std::string& name, const std::string& host, const SandboxPath& shown) {
+    auto in = reopen_for_reading(src);
+    if (!in) throw Error(ExitCode::code_failed, "download " + shown.shown(), in.failure().message());
+    std::random_device rd;
+    const bool replace = options.overwrite == Overwrite::yes;
+    const std::string created = replace ? fmt::format(".{}.sandpit-{:08x}", name, rd()) : name;
+    int out = ::openat(dir, created.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (out < 0 && errno == EEXIST) throw Error(ExitCode::usage, "download " + host, "exists (use --force to replace it)");
+    if (out < 0) throw Error(ExitCode::code_failed, "download " + host, errno_failure("create").message());
+    sys::Fd out_fd(out);
+    auto copied = copy_hashed(in->get(), out, options.max_bytes - used);
+    if (!copied) {
+      ::unlinkat(dir, created.c_str(), 0);
+      throw Error(ExitCode::code_failed, "download " + shown.shown(),
+                  copied.failure().err == EFBIG
+                      ? fmt::format("larger than the per-transfer limit (limits.transfer = {})", units::format_size(options.max_bytes))
+                      : copied.failure().message());
+    }
+    if (replace && ::renameat(dir, created.c_str(), dir, name.c_str()) != 0) {
+      ::unlinkat(dir, created.c_str(), 0);
+      throw Error(ExitCode::code_failed, "download " + host, errno == EISDIR ? "is a directory" : errno_failure("rename").message());
+    }
+    used += copied->bytes;
+    report.files.push_back({host, shown.shown(), copied->bytes, copied->sha256});
+  }
+
+  void tree(const Inspected& src, int dir, const std::string& host, const SandboxPath& shown) {
+    auto listing = reopen_for_reading(src);
+    if (!listing) throw Error(ExitCode::code_failed, "download " + shown.shown(), listing.failure().message());
+    DIR* d = ::fdopendir(::dup(listing->get()));
+    if (d == nullptr) throw Error(ExitCode::code_failed, "download " + shown.shown(), errno_failure("read directory").message());
+    std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
+    while (auto* entry = ::readdir(d)) {
+      const std::string name = entry->d_name;
+      if (name == "." || name == "..") continue;
+      const auto child_shown = shown.child(name);
+      auto child = inspect_beneath(listing->get(), name);
+      if (!child) {
+        report.skipped.push_back({child_shown.shown(), child.failure().err == ELOOP ? "a symbolic link" : child.failure().message()});
+        continue;
+      }
+      const std::string host_child = host + "/" + name;
+      if (S_ISREG(child->st.st_mode)) {
+        file(*child, dir, name, host_child, child_shown);
+      } else if (S_ISDIR(child->st.st_mode)) {
+        tree(*child, host_dir(dir, name, host_child), host_child, child_shown);
+      } else {
+        report.skipped.push_back({child_shown.shown(), fmt::format("{}: refused, not opened", kind_of(child->st.st_mode))});
+      }
+    }
+  }
+
+  // A host directory to download into: created, or (with Overwrite::yes) an existing one reused.
+  int host_dir(int parent, const std::string& name, const std::string& host) {
+    if (::mkdirat(parent, name.c_str(), 0755) != 0 && !(errno == EEXIST && options.overwrite == Overwrite::yes)) {
+      throw Error(errno == EEXIST ? ExitCode::usage : ExitCode::code_failed, "download " + host,
+                  errno == EEXIST ? "exists (use --force to merge into it)" : errno_failure("mkdir").message());
+    }
+    int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) throw Error(ExitCode::code_failed, "download " + host, errno_failure("open").message());
+    m_dirs.emplace_back(fd);
+    return fd;
+  }
+
+  std::vector<sys::Fd> m_dirs;
+};
+
+Inspected inspect_source(const Roots& roots, const SandboxPath& source) {
+  auto src = inspect_beneath(roots.of(source.area), source.relative);
+  if (!src) {
+    const int err = src.failure().err;
+    throw Error(ExitCode::usage, source.shown(),
+                err == ENOENT ? "no such file or directory in the sandbox"
+                : err == ELOOP || err == EXDEV ? "goes through a symbolic link: refused (it could point outside the sandbox)"
+                                               : src.failure().message());
+  }
+  if (S_ISLNK(src->st.st_mode)) throw Error(ExitCode::usage, source.shown(), "is a symbolic link: refused (it could point outside the sandbox)");
+  if (!S_ISREG(src->st.st_mode) && !S_ISDIR(src->st.st_mode)) {
+    throw Error(ExitCode::usage, source.shown(), fmt::format("is {}: refused, not opened", kind_of(src->st.st_mode)));
+  }
+  return std::move(src).value();
+}
+
+} // namespace
+
+Report download(const Roots& roots, const SandboxPath& source, const std::filesystem::path& host, const Transfer& options) {
+  auto src = inspect_source(roots, source);
+  const bool is_dir = S_ISDIR(src.st.st_mode);
+  if (is_dir && options.recursive == Recursive::no) throw Error(ExitCode::usage, source.shown(), "is a directory (use -r to copy a tree)");
+  std::string name = source.relative.empty() ? (source.area == Area::workspace ? "workspace" : "persist") : source.name();
+  std::filesystem::path target = host.empty() ? std::filesystem::path(name) : host;
+  std::error_code ec;
+  if (!host.empty() && std::filesystem::is_directory(target, ec) && !std::filesystem::is_symlink(target, ec)) target /= name;
+  auto parent = target.parent_path().empty() ? std::filesystem::path(".") : target.parent_path();
+  int parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (parent_fd < 0) throw Error(ExitCode::usage, "download " + target.string(), errno_failure("open " + parent.string()).message());
+  sys::Fd parent_dir(parent_fd);
+  Downloader down{options};
+  const std::string leaf = target.filename().string();
+  if (is_dir) down.tree(src, down.host_dir(parent_fd, leaf, target.string()), target.string(), source);
+  else down.file(src, parent_fd, leaf, target.string(), source);
+  return std::move(down.report);
+}
+
+} // namespace sandpit::files
