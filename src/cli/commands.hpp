@@ -12,6 +12,7 @@ std::unique_ptr<Command> make_doctor_command();
 std::unique_ptr<Command> make_config_command();
 std::unique_ptr<Command> make_upload_command();
 std::unique_ptr<Command> make_download_command();
+std::unique_ptr<Command> make_volume_command();
 std::unique_ptr<Command> make_audit_command();
 std::unique_ptr<Command> make_stats_command();
 

@@ -11,6 +11,7 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   commands.push_back(make_session_command());
   commands.push_back(make_upload_command());
   commands.push_back(make_download_command());
+  commands.push_back(make_volume_command());
   commands.push_back(make_audit_command());
   commands.push_back(make_stats_command());
   commands.push_back(make_config_command());

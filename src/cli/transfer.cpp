@@ -69,14 +69,14 @@ void print_report(std::string_view command, const files::Report& report, bool js
                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
-  const bool up = command == "upload";
+  const bool up = command == "upload" || command == "import";
   if (report.files.size() <= 20) {
     for (const auto& f : report.files) {
-      fmt::print("{} {} -> {} ({})\n", up ? "uploaded" : "downloaded", printable(up ? f.host : f.sandbox), printable(up ? f.sandbox : f.host),
+      fmt::print("{} {} -> {} ({})\n", up ? "copied in" : "copied out", printable(up ? f.host : f.sandbox), printable(up ? f.sandbox : f.host),
                  units::format_size(f.bytes));
     }
   } else {
-    fmt::print("{} {} files ({})\n", up ? "uploaded" : "downloaded", report.files.size(), units::format_size(report.bytes()));
+    fmt::print("{} {} files ({})\n", up ? "copied in" : "copied out", report.files.size(), units::format_size(report.bytes()));
   }
 }
 
