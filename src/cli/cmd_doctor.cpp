@@ -1,6 +1,9 @@
 // `sandpit doctor`: which isolation layers and limits are active on this host, and why any is missing.
 #include "commands.hpp"
 
+#include "sandpit/files/quota.hpp"
+#include "sandpit/util/units.hpp"
+
 #include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
 #include "sandpit/jail/seccomp.hpp"
@@ -109,6 +112,14 @@ public:
     utsname uts{};
     ::uname(&uts);
     checks.push_back({"kernel", Status::ok, fmt::format("{} {}", uts.sysname, uts.release)});
+    {
+      auto quota = files::quota_support();
+      const auto& l = config.limits;
+      checks.push_back({"file quotas", quota.enforced ? Status::ok : Status::warn,
+                        quota.enforced ? fmt::format("{}: /workspace {}, /persist {}", quota.detail, units::format_size(l.workspace),
+                                                     units::format_size(l.persist))
+                                       : quota.detail});
+    }
     checks.push_back({"running as", Status::ok, ::geteuid() == 0 ? "root: sandboxed code runs as host uid 65534 (nobody)" : fmt::format("uid {}: sandboxed code runs as this uid, unprivileged", ::geteuid())});
     std::unique_ptr<session::Session> session;
     try {

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "sandpit/core/error.hpp"
+#include "sandpit/files/quota.hpp"
 #include "sandpit/core/paths.hpp"
 #include "sandpit/session/client.hpp"
 #include "sandpit/sys/fd.hpp"
@@ -81,6 +82,7 @@ public:
     }
     if (m_action == "reset" && !client) {
       // No daemon: wiping the files is all there is to do.
+      files::enter_quota_mounts(context.config(), workspace);
       std::error_code ec;
       for (const auto& entry : fs::directory_iterator(workspace.files_dir, ec)) fs::remove_all(entry.path(), ec);
     } else if (client) {

@@ -3,6 +3,7 @@
 #include "transfer.hpp"
 
 #include "sandpit/core/error.hpp"
+#include "sandpit/files/quota.hpp"
 #include "sandpit/files/volume.hpp"
 #include "sandpit/util/units.hpp"
 
@@ -34,6 +35,7 @@ public:
     if (m_file.empty()) throw Error(ExitCode::usage, "volume " + m_action, "needs the tar FILE");
     const bool out = m_action == "export";
     const std::string command = out ? "export" : "import";
+    m_options.volume_only = true;
     return run_transfer(context, command, out ? "/persist" : m_file, out ? m_file : "/persist", m_options,
                         [&](const files::Roots& roots, const files::Transfer& transfer) {
                           return out ? files::export_tar(roots.persist.get(), m_file, transfer.overwrite)
@@ -42,8 +44,8 @@ public:
   }
 
 private:
-  ExitCode info(Context& context) const {
-    (void)context.config();
+  ExitCode info(Context& context) {
+    files::enter_persist_mount(context.config());
     ensure_persist_dir();
     sys::Fd root(::open(persist_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root.valid()) throw Error(ExitCode::sandbox_setup, "open " + persist_dir().string(), errno_failure("open").message());

@@ -4,6 +4,7 @@
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
+#include "sandpit/files/quota.hpp"
 #include "sandpit/session/admission.hpp"
 #include "sandpit/session/client.hpp"
 #include "sandpit/session/session.hpp"
@@ -59,6 +60,7 @@ session::ExecResult run_fresh(Context& context, const session::ExecRequest& requ
   auto record = session::exec_record(caller, workspace, request);
   session::ExecResult result;
   try {
+    files::enter_quota_mounts(context.config(), workspace);
     auto session = session::Session::start(context.config(), workspace, session::Lifetime::fresh, request.language);
     result = session->execute(request, sink);
   } catch (const Error& e) {

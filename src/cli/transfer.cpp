@@ -2,6 +2,7 @@
 
 #include "sandpit/audit/record.hpp"
 #include "sandpit/core/error.hpp"
+#include "sandpit/files/quota.hpp"
 #include "sandpit/session/admission.hpp"
 #include "sandpit/util/units.hpp"
 
@@ -93,7 +94,8 @@ ExitCode run_transfer(Context& context, std::string_view command, const std::str
   auto elapsed = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(); };
   files::Report report;
   try {
-    auto roots = files::open_roots(workspace);
+    options.volume_only ? files::enter_persist_mount(config) : files::enter_quota_mounts(config, workspace);
+    auto roots = options.volume_only ? files::open_volume_root() : files::open_roots(workspace);
     report = copy(roots, transfer);
   } catch (const Error& e) {
     audit_transfer(context, {command, from, to}, workspace, nullptr, &e, elapsed());

@@ -15,6 +15,7 @@ struct TransferOptions {
   bool recursive = false;
   bool force = false;
   bool json = false;
+  bool volume_only = false; // /persist alone: no workspace is touched
 };
 
 // Runs `copy`, audits the outcome (files, bytes, sha256, or the error), prints the report.

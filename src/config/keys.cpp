@@ -42,6 +42,8 @@ constexpr std::array k_keys{
     KeyInfo{"limits.output", KeyType::size, R"("8MiB")", "bytes kept per output stream; more stops the run", SetBy::tighten},
     KeyInfo{"limits.tmp", KeyType::size, R"("256MiB")", "size of the /tmp tmpfs", SetBy::tighten},
     KeyInfo{"limits.file_size", KeyType::size, R"("256MiB")", "largest file the code may write", SetBy::tighten},
+    KeyInfo{"limits.workspace", KeyType::size, R"("1GiB")", "size of a workspace's files (/workspace), enforced as a filesystem size", SetBy::tighten},
+    KeyInfo{"limits.persist", KeyType::size, R"("100MiB")", "size of the per-user volume at /persist", SetBy::tighten},
     KeyInfo{"limits.transfer", KeyType::size, R"("1GiB")", "bytes one upload or download may copy", SetBy::tighten},
     KeyInfo{"limits.open_files", KeyType::integer, "256", "open file descriptors per process", SetBy::tighten},
     KeyInfo{"session.idle_timeout", KeyType::duration, R"("15m")", "a workspace's session daemon exits after this long with no client", SetBy::anyone},

@@ -126,6 +126,8 @@ void set_limit(const Setter& s) {
   else if (name == "limits.tmp") size_limit(l.tmp, &Limits::tmp, 1ULL << 20);
   else if (name == "limits.file_size") size_limit(l.file_size, &Limits::file_size, 4096);
   else if (name == "limits.transfer") size_limit(l.transfer, &Limits::transfer, 1);
+  else if (name == "limits.workspace") size_limit(l.workspace, &Limits::workspace, 16ULL << 20);
+  else if (name == "limits.persist") size_limit(l.persist, &Limits::persist, 16ULL << 20);
   else if (name == "limits.pids") count_limit(l.pids, &Limits::pids, 8);
   else if (name == "limits.open_files") count_limit(l.open_files, &Limits::open_files, 16);
 }

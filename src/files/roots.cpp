@@ -28,4 +28,9 @@ Roots open_roots(const Workspace& workspace) {
   return Roots{open_root(workspace.files_dir), open_root(persist_dir())};
 }
 
+Roots open_volume_root() {
+  ensure_persist_dir();
+  return Roots{sys::Fd(), open_root(persist_dir())};
+}
+
 } // namespace sandpit::files

@@ -67,11 +67,16 @@ struct Uploader {
       const std::string name = entry->d_name;
       if (name == "." || name == "..") continue;
       const std::string host_child = host + "/" + name;
-      int fd = ::openat(src_dir, name.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+      // Looked at before it is opened: a device or FIFO in the host tree is never opened.
       struct stat st {};
+      if (::fstatat(src_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+        report.skipped.push_back({host_child, st.st_mode != 0 ? std::string(kind_of(st.st_mode)) : errno_failure("stat").message()});
+        continue;
+      }
+      int fd = ::openat(src_dir, name.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
       if (fd < 0 || ::fstat(fd, &st) != 0) {
         if (fd >= 0) ::close(fd);
-        report.skipped.push_back({host_child, errno == ELOOP ? "a symbolic link" : errno_failure("open").message()});
+        report.skipped.push_back({host_child, errno_failure("open").message()});
         continue;
       }
       sys::Fd child(fd);

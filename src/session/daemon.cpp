@@ -1,5 +1,6 @@
 #include "sandpit/session/daemon.hpp"
 
+#include "sandpit/files/quota.hpp"
 #include "sandpit/session/admission.hpp"
 
 #include "event_sink.hpp"
@@ -272,6 +273,8 @@ int run_daemon(const Workspace& workspace, const config::Config& config, int rea
   if (alive.valid()) (void)::flock(alive.get(), LOCK_EX | LOCK_NB);
   std::unique_ptr<Session> session;
   try {
+    // Before the jail is cloned: it inherits the quota mounts of this thread.
+    files::enter_quota_mounts(config, workspace);
     // The first client's kernel starts with the jail, while that client connects.
     session = Session::start(config, workspace, Lifetime::persistent, kernels::parse_language(warm_language));
   } catch (const Error& e) {

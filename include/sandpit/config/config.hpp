@@ -22,6 +22,8 @@ struct Limits {
   std::uint64_t file_size = 256ULL << 20;
   std::uint64_t open_files = 256;
   std::uint64_t transfer = 1ULL << 30;
+  std::uint64_t workspace = 1ULL << 30;
+  std::uint64_t persist = 100ULL << 20;
 };
 
 enum class PolicyMode { off, warn, block }; // in order of strictness

@@ -43,6 +43,8 @@ struct Roots {
   int of(Area area) const { return area == Area::workspace ? workspace.get() : persist.get(); }
 };
 Roots open_roots(const Workspace& workspace);
+// Only the volume (`workspace` stays invalid).
+Roots open_volume_root();
 
 struct Copied {
   std::string host;

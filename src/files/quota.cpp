@@ -1,0 +1,159 @@
+#include "sandpit/files/quota.hpp"
+
+#include "sandpit/core/error.hpp"
+#include "sandpit/jail/spec.hpp"
+#include "sandpit/sys/fd.hpp"
+#include "sandpit/util/units.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fstream>
+#include <linux/loop.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace sandpit::files {
+namespace {
+
+[[noreturn]] void fail(const std::string& what, const std::string& why) { throw Error(ExitCode::sandbox_setup, what, why); }
+
+int run_tool(std::vector<std::string> argv) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return -1;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A new sparse image of `size` bytes holding what `dir` holds now, owned by the sandbox user.
+void create_image(const std::filesystem::path& image, const std::filesystem::path& dir, std::uint64_t size) {
+  const auto tmp = image.string() + ".new";
+  {
+    sys::Fd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid() || ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) fail("create " + tmp, std::strerror(errno));
+  }
+  const auto owner = std::to_string(jail::k_root_mode_host_id);
+  int rc = run_tool({"/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-L", "sandpit",
+                     "-E", fmt::format("root_owner={0}:{0},lazy_itable_init=1,lazy_journal_init=1", owner), "-d", dir.string(), tmp});
+  if (rc != 0) {
+    ::unlink(tmp.c_str());
+    fail("mke2fs " + tmp, rc < 0 ? "cannot run /sbin/mke2fs (install e2fsprogs)" : fmt::format("exit status {}", rc));
+  }
+  if (::rename(tmp.c_str(), image.c_str()) != 0) fail("rename " + tmp, std::strerror(errno));
+  // The files are in the image now; the folder becomes its mount point.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove_all(entry.path(), ec);
+}
+
+// The loop device already serving `image`, if any: one device per image keeps one superblock.
+std::string attached_device(const std::filesystem::path& image) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.rfind("loop", 0) != 0) continue;
+    std::ifstream backing(entry.path() / "loop" / "backing_file");
+    std::string path;
+    if (backing && std::getline(backing, path) && path == image.string()) return "/dev/" + name;
+  }
+  return "";
+}
+
+sys::Fd attach(const std::filesystem::path& image) {
+  if (auto existing = attached_device(image); !existing.empty()) {
+    sys::Fd fd(::open(existing.c_str(), O_RDWR | O_CLOEXEC));
+    if (fd.valid()) return fd;
+  }
+  sys::Fd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+  if (!control.valid()) fail("open /dev/loop-control", std::strerror(errno));
+  sys::Fd backing(::open(image.c_str(), O_RDWR | O_CLOEXEC));
+  if (!backing.valid()) fail("open " + image.string(), std::strerror(errno));
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int n = ::ioctl(control.get(), LOOP_CTL_GET_FREE);
+    if (n < 0) fail("find a free loop device", std::strerror(errno));
+    const auto device = fmt::format("/dev/loop{}", n);
+    sys::Fd fd(::open(device.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd.valid()) fail("open " + device, std::strerror(errno));
+    loop_config config{};
+    config.fd = static_cast<std::uint32_t>(backing.get());
+    config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+    std::strncpy(reinterpret_cast<char*>(config.info.lo_file_name), image.c_str(), LO_NAME_SIZE - 1);
+    if (::ioctl(fd.get(), LOOP_CONFIGURE, &config) == 0) return fd;
+    if (errno != EBUSY) fail("attach " + image.string() + " to " + device, std::strerror(errno));
+  }
+  fail("attach " + image.string(), "every free loop device was taken meanwhile");
+}
+
+void mount_area(const std::filesystem::path& image, const std::filesystem::path& dir, std::uint64_t size,
+                const std::filesystem::path& lock_file) {
+  // One creator and attacher at a time per image.
+  sys::Fd lock(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) fail("lock " + lock_file.string(), std::strerror(errno));
+  std::error_code ec;
+  if (!std::filesystem::exists(image, ec)) create_image(image, dir, size);
+  auto device = attach(image);
+  // The device's name (for df and mountinfo), resolved from the fd we attached.
+  std::error_code link_ec;
+  auto source = std::filesystem::read_symlink(fmt::format("/proc/self/fd/{}", device.get()), link_ec).string();
+  if (link_ec) fail("find the loop device of " + image.string(), link_ec.message());
+  // discard: space the code frees goes back to the host (the image stays sparse).
+  if (::mount(source.c_str(), dir.c_str(), "ext4", MS_NOSUID | MS_NODEV | MS_NOATIME, "errors=remount-ro,discard") != 0) {
+    fail("mount " + image.string(), std::strerror(errno));
+  }
+  ::rmdir((dir / "lost+found").c_str());
+}
+
+} // namespace
+
+QuotaStatus quota_support() {
+  if (::geteuid() != 0) return {false, "not enforced: loop-mounted images need root (files are kept in plain folders)"};
+  if (::access("/dev/loop-control", W_OK) != 0) return {false, "not enforced: /dev/loop-control is missing"};
+  if (::access("/sbin/mke2fs", X_OK) != 0) return {false, "not enforced: /sbin/mke2fs is missing (install e2fsprogs)"};
+  return {true, "ext4 images on loop devices"};
+}
+
+namespace {
+
+QuotaStatus enter(const config::Config& config, const Workspace* workspace) {
+  auto status = quota_support();
+  if (!status.enforced) return status;
+  if (workspace) workspace->ensure_created();
+  ensure_persist_dir();
+  if (::unshare(CLONE_NEWNS) != 0) fail("unshare mount namespace", std::strerror(errno));
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make mounts private", std::strerror(errno));
+  std::vector<std::filesystem::path> dirs{persist_dir()};
+  if (workspace) {
+    mount_area(workspace->state_dir / "workspace.img", workspace->files_dir, config.limits.workspace, workspace->state_dir / "image.lock");
+    dirs.push_back(workspace->files_dir);
+  }
+  mount_area(state_home() / "persist.img", persist_dir(), config.limits.persist, state_home() / "persist.lock");
+  for (const auto& dir : dirs) {
+    if (::chown(dir.c_str(), jail::k_root_mode_host_id, jail::k_root_mode_host_id) != 0) fail("chown " + dir.string(), std::strerror(errno));
+    ::chmod(dir.c_str(), 0755);
+  }
+  return status;
+}
+
+} // namespace
+
+QuotaStatus enter_quota_mounts(const config::Config& config, const Workspace& workspace) { return enter(config, &workspace); }
+QuotaStatus enter_persist_mount(const config::Config& config) { return enter(config, nullptr); }
+
+} // namespace sandpit::files
