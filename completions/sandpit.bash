@@ -13,6 +13,10 @@ _sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --no-wait --json
 _sandpit_session_opts="-h --help -w --workspace --json"
 _sandpit_session_actions="list info stop restart reset"
 _sandpit_doctor_opts="-h --help -w --workspace --json"
+_sandpit_upload_opts="-h --help -w --workspace -r --recursive --json"
+_sandpit_download_opts="-h --help -w --workspace -r --recursive -f --force --json"
+_sandpit_volume_opts="-h --help -f --force --json"
+_sandpit_volume_actions="info export import"
 _sandpit_filter_opts="-u --user -a --all --since --until -l --language"
 _sandpit_audit_opts="-h --help $_sandpit_filter_opts --failed -n --limit --format --json"
 _sandpit_stats_opts="-h --help $_sandpit_filter_opts --json"
@@ -58,7 +62,7 @@ _sandpit() {
             --config) ((i++)) ;;
             --config=*) ;;
             -*) ;;
-            exec | shell | session | audit | stats | config | doctor)
+            exec | shell | session | upload | download | volume | audit | stats | config | doctor)
                 command=${words[i]}
                 command_index=$i
                 break
@@ -79,7 +83,7 @@ _sandpit() {
                 return
                 ;;
             -w | --workspace)
-                if [[ -n $command ]]; then
+                if [[ -n $command && $command != volume ]]; then
                     _sandpit_compreply_files -d
                     return
                 fi
@@ -122,7 +126,7 @@ _sandpit() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$_sandpit_global_opts" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "exec shell session audit stats config doctor" -- "$cur"))
+                COMPREPLY=($(compgen -W "exec shell session upload download volume audit stats config doctor" -- "$cur"))
             fi
             ;;
         exec)
@@ -159,6 +163,24 @@ _sandpit() {
                 if [[ -z $action ]]; then
                     COMPREPLY=($(compgen -W "$_sandpit_session_actions" -- "$cur"))
                 fi
+            fi
+            ;;
+        upload | download)
+            if [[ $cur == -* ]]; then
+                local opts=$_sandpit_upload_opts
+                [[ $command == download ]] && opts=$_sandpit_download_opts
+                COMPREPLY=($(compgen -W "$opts --config" -- "$cur"))
+            else
+                _sandpit_compreply_files
+            fi
+            ;;
+        volume)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_volume_opts --config" -- "$cur"))
+            elif [[ ${words[cword - 1]} == export || ${words[cword - 1]} == import ]]; then
+                _sandpit_compreply_files
+            else
+                COMPREPLY=($(compgen -W "$_sandpit_volume_actions" -- "$cur"))
             fi
             ;;
         audit)

@@ -3,7 +3,8 @@
 # Keep in step with src/cli/*.cpp: tests/e2e/test_docs_drift.py checks that
 # every subcommand and each of its long options is offered here.
 
-set -l commands exec shell session audit stats config doctor
+set -l commands exec shell session upload download volume audit stats config doctor
+set -l volume_actions info export import
 set -l config_actions show check path
 set -l session_actions list info stop restart reset
 
@@ -18,6 +19,9 @@ complete -c sandpit -l config -r -F -d 'Read this config file after the user con
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a exec -d 'Run Python, JavaScript or shell code in the sandbox'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a shell -d 'Run a shell command line in the sandbox, cwd /workspace'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a session -d 'List, inspect, stop, restart or reset workspace sessions'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a upload -d 'Copy a host file or directory into /workspace or /persist'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a download -d 'Copy a file or directory out of /workspace or /persist'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a volume -d 'Show, export or import the per-user volume at /persist'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a audit -d "Show who ran what and whether it worked, or verify the log's hash chain"
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a stats -d 'Execution figures per user and language, from the audit log'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a config -d 'Show the effective config, check a config file, or list the files read'
@@ -54,6 +58,29 @@ complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen
 complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a restart -d 'Restart the kernels, dropping interpreter state'
 complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a reset -d 'Restart the kernels and wipe /workspace'
 
+# sandpit upload [OPTIONS] ...
+complete -c sandpit -n '__fish_seen_subcommand_from upload' -s h -l help -d 'Print help and exit'
+complete -c sandpit -n '__fish_seen_subcommand_from upload' -s w -l workspace -x -a '(__fish_complete_directories)' -d 'Workspace directory (default: $SANDPIT_WORKSPACE or .)'
+complete -c sandpit -n '__fish_seen_subcommand_from upload' -s r -l recursive -d 'Copy a directory and everything in it'
+complete -c sandpit -n '__fish_seen_subcommand_from upload' -l json -d 'Print what was copied as JSON (paths, bytes, sha256)'
+complete -c sandpit -n '__fish_seen_subcommand_from upload' -F
+
+# sandpit download [OPTIONS] ...
+complete -c sandpit -n '__fish_seen_subcommand_from download' -s h -l help -d 'Print help and exit'
+complete -c sandpit -n '__fish_seen_subcommand_from download' -s w -l workspace -x -a '(__fish_complete_directories)' -d 'Workspace directory (default: $SANDPIT_WORKSPACE or .)'
+complete -c sandpit -n '__fish_seen_subcommand_from download' -s r -l recursive -d 'Copy a directory and everything in it'
+complete -c sandpit -n '__fish_seen_subcommand_from download' -l json -d 'Print what was copied as JSON (paths, bytes, sha256)'
+complete -c sandpit -n '__fish_seen_subcommand_from download' -s f -l force -d 'Replace existing host files'
+complete -c sandpit -n '__fish_seen_subcommand_from download' -F
+
+# sandpit volume [OPTIONS] ACTION [FILE]
+complete -c sandpit -n '__fish_seen_subcommand_from volume' -s h -l help -d 'Print help and exit'
+complete -c sandpit -n '__fish_seen_subcommand_from volume' -s f -l force -d 'export: replace an existing FILE'
+complete -c sandpit -n '__fish_seen_subcommand_from volume' -l json -d 'Print JSON'
+complete -c sandpit -n "__fish_seen_subcommand_from volume; and not __fish_seen_subcommand_from $volume_actions" -a info -d 'Where the volume lives and what it holds'
+complete -c sandpit -n "__fish_seen_subcommand_from volume; and not __fish_seen_subcommand_from $volume_actions" -a export -d 'Write the volume to a tar file'
+complete -c sandpit -n "__fish_seen_subcommand_from volume; and not __fish_seen_subcommand_from $volume_actions" -a import -d 'Extract a tar file into the volume'
+complete -c sandpit -n "__fish_seen_subcommand_from volume; and __fish_seen_subcommand_from $volume_actions" -F
 # sandpit audit [OPTIONS] [verify]
 complete -c sandpit -n '__fish_seen_subcommand_from audit' -s h -l help -d 'Print help and exit'
 complete -c sandpit -n '__fish_seen_subcommand_from audit' -s u -l user -x -d 'Records of this user (admins only, unless it is you)'

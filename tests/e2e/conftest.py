@@ -87,10 +87,16 @@ class Sandpit:
         return self.run("shell", "-w", str(self.workspace), *flags, "--", command, **kw)
 
     def files_dir(self) -> Path:
-        """The host folder mounted at /workspace (created by the first run)."""
+        """The host folder mounted at /workspace (created by the first run). As root the files
+        live in an ext4 image mounted in the session daemon's private mount namespace, so the
+        folder is reached through the daemon's /proc/<pid>/root."""
         found = list((self.state / "sandpit" / "workspaces").glob("*/files"))
         assert len(found) == 1, found
-        return found[0]
+        if not list(found[0].parent.glob("workspace.img")):
+            return found[0]
+        info = json.loads(self.run("session", "info", "-w", str(self.workspace), "--json", check=0).stdout)
+        assert info.get("pid"), "the files live in an image: a session daemon must be running to see them"
+        return Path(f"/proc/{info['pid']}/root{found[0]}")
 
     def put_probe(self) -> str:
         """Copies the static probe into /workspace; returns its path inside."""
