@@ -1,5 +1,6 @@
 #include "sandpit/session/session.hpp"
 
+#include "images.hpp"
 #include "result.hpp"
 #include "run_loop.hpp"
 
@@ -244,11 +245,8 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
     m_jail->kill_others(kernels);
   }
   finish(result, outcome, m_config.limits, m_jail->oom_kills() > oom_before, request);
-  // The driver names images by their path inside; the user opens them outside.
-  for (auto& image : result.images) {
-    auto path = image["path"].get<std::string>();
-    if (path.rfind("/workspace/", 0) == 0) image["path"] = (m_files_dir / path.substr(11)).string();
-  }
+  // The driver names images by their path inside; the user opens copies outside.
+  save_images(result, m_files_dir.parent_path() / "outputs");
   return result;
 }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # Mounts that may be writable inside; everything else must be mounted "ro".
-WRITABLE_MOUNTS = {"/workspace", "/tmp", "/dev/shm", "/proc",
+WRITABLE_MOUNTS = {"/persist", "/workspace", "/tmp", "/dev/shm", "/proc",
                    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}
 DEV_ENTRIES = {"null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout", "stderr", "shm"}
 
