@@ -70,6 +70,7 @@ session::ExecResult run_fresh(Context& context, const session::ExecRequest& requ
     throw;
   }
   session::set_outcome(record, result);
+  if (auto full = files::full_areas(context.config(), workspace); !full.empty()) fmt::print(stderr, "sandpit: {}\n", full);
   if (auto warning = session::append_audit(context.config(), std::move(record)); !warning.empty()) {
     fmt::print(stderr, "sandpit: {}\n", warning);
   }

@@ -5,6 +5,7 @@
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/units.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,6 +123,24 @@ void mount_area(const std::filesystem::path& image, const std::filesystem::path&
 }
 
 } // namespace
+
+std::string full_areas(const config::Config& config, const Workspace& workspace) {
+  std::string out;
+  auto check = [&](const std::filesystem::path& dir, const char* area, const char* key, std::uint64_t limit) {
+    struct statvfs st {};
+    // ext4 keeps some blocks in reserve for its own metadata: a writer gets ENOSPC with ~2% left.
+    if (::statvfs(dir.c_str(), &st) != 0) return;
+    const std::uint64_t left = st.f_bavail * st.f_frsize;
+    if (left >= std::max<std::uint64_t>(1U << 20, st.f_blocks * st.f_frsize / 50)) return;
+    if (!out.empty()) out += "; ";
+    out += fmt::format("{} is full ({} = {}, {} left): writes there fail with ENOSPC until files are removed", area, key,
+                       units::format_size(limit), units::format_size(left));
+  };
+  if (!quota_support().enforced) return out;
+  check(workspace.files_dir, "/workspace", "limits.workspace", config.limits.workspace);
+  check(persist_dir(), "/persist", "limits.persist", config.limits.persist);
+  return out;
+}
 
 QuotaStatus quota_support() {
   if (::geteuid() != 0) return {false, "not enforced: loop-mounted images need root (files are kept in plain folders)"};

@@ -190,6 +190,7 @@ private:
       snapshot();
       set_outcome(record, result);
       auto warning = append_audit(m_config, record);
+      if (auto full = files::full_areas(m_config, m_workspace); !full.empty()) warning += (warning.empty() ? "" : "\nsandpit: ") + full;
       recorded = true;
       // The client has the output already, from the stream events; repeating it
       // here could make the line longer than a reader accepts.

@@ -150,6 +150,12 @@ def test_quotas_hold_against_fast_writers_and_the_host_is_unaffected(sp, tmp_pat
             "    except OSError as e: print(path, e.errno == 28)\n    os.remove(path)\n"
             "print(open('keep.txt').read())")
     assert sp.exec(code, check=SUCCESS).stdout == "big True\n/persist/big True\nprecious\n"
+    proc = sp.exec("open('fill', 'wb').write(b'x' * (40 << 20))", check=CODE_FAILED)
+    assert "No space left on device" in proc.stderr
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith("sandpit: /workspace is full (limits.workspace = 32MiB, ") and last.endswith(
+        " left): writes there fail with ENOSPC until files are removed")
+    sp.shell("rm fill", check=SUCCESS)
     image = next((sp.state / "sandpit" / "workspaces").glob("*/workspace.img"))
     assert image.stat().st_size == 32 << 20
     assert image.stat().st_blocks * 512 <= 32 << 20

@@ -87,3 +87,19 @@ def test_unprivileged_timeout_still_kills_everything(user_env):
     assert proc.returncode == 124
     out = subprocess.run(["pgrep", "-f", "sleep 425[12]"], capture_output=True, text=True).stdout
     assert out.strip() == ""
+
+
+def test_unprivileged_files_round_trip_and_doctor_says_quotas_are_not_enforced(user_env):
+    root, run = user_env
+    src = root / "ws" / "in.txt"
+    src.write_text("from the host")
+    os.chown(src, NOBODY, NOBODY)
+    assert run("upload", str(src), "/persist/in.txt").returncode == 0
+    proc = run("shell", "--", "cat /persist/in.txt > /workspace/out.txt; ln -s /etc/shadow /workspace/link")
+    assert proc.returncode == 0, proc.stderr
+    assert run("download", "out.txt", str(root / "ws" / "out.txt")).returncode == 0
+    assert (root / "ws" / "out.txt").read_text() == "from the host"
+    refused = run("download", "link", str(root / "ws" / "link"))
+    assert refused.returncode == 2 and "symbolic link" in refused.stderr
+    doctor = run("doctor")
+    assert "file quotas" in doctor.stdout and "not enforced" in doctor.stdout

@@ -32,6 +32,10 @@ QuotaStatus enter_quota_mounts(const config::Config& config, const Workspace& wo
 // The same for /persist alone (volume commands, which have no workspace).
 QuotaStatus enter_persist_mount(const config::Config& config);
 
+// "/workspace is full (limits.workspace = 32MiB, 610KiB left) ..." for each area
+// with less than 2% (at least 1MiB) left, as this thread's mounts see them; "" when none is.
+std::string full_areas(const config::Config& config, const Workspace& workspace);
+
 // Whether quotas can be enforced here, without changing anything (for doctor).
 QuotaStatus quota_support();
 
