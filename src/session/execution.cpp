@@ -4,6 +4,22 @@
 
 namespace sandpit::session {
 
+std::string_view name_of(Completeness c) {
+  switch (c) {
+  case Completeness::complete: return "complete";
+  case Completeness::incomplete: return "incomplete";
+  case Completeness::invalid: return "invalid";
+  }
+  return "complete";
+}
+
+std::optional<Completeness> parse_completeness(std::string_view name) {
+  for (auto c : {Completeness::complete, Completeness::incomplete, Completeness::invalid}) {
+    if (name_of(c) == name) return c;
+  }
+  return std::nullopt;
+}
+
 nlohmann::ordered_json to_json(const ExecResult& r) {
   nlohmann::ordered_json error = nullptr;
   if (r.error) error = {{"name", r.error->name}, {"value", r.error->value}, {"traceback", r.error->traceback}};
