@@ -216,7 +216,7 @@ private:
   void check(int fd, const protocol::Execute& e) {
     Turn turn(m_turns, m_turns.take());
     try {
-      auto status = m_session->check(*kernels::parse_language(e.language), e.code);
+      auto status = m_session->completeness(*kernels::parse_language(e.language), e.code);
       (void)protocol::send(fd, {{"type", "check"}, {"status", name_of(status)}});
     } catch (const Error& err) {
       (void)protocol::send(fd, error_message("setup", err.reason(), static_cast<int>(err.code()), err.subject()));

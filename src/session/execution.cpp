@@ -20,6 +20,18 @@ std::optional<Completeness> parse_completeness(std::string_view name) {
   return std::nullopt;
 }
 
+std::string sandbox_failure(const ExecResult& r) {
+  if (!r.error) return "";
+  const auto& name = r.error->name;
+  // The code's own exceptions were already printed by the driver on stderr.
+  if (name != "Timeout" && name != "OutputLimitExceeded" && name != "OutOfMemory" && name != "Killed" &&
+      name != "SandboxLost" && name != "KernelDied") {
+    return "";
+  }
+  std::string what = name == "Timeout" ? "timed out" : name == "OutputLimitExceeded" ? "output limit" : "execution failed";
+  return what + ": " + r.error->value;
+}
+
 nlohmann::ordered_json to_json(const ExecResult& r) {
   nlohmann::ordered_json error = nullptr;
   if (r.error) error = {{"name", r.error->name}, {"value", r.error->value}, {"traceback", r.error->traceback}};

@@ -272,12 +272,12 @@ void Session::drop_if_lost(Language language, const Kernel& kernel, const RunOut
   m_kernels.erase(language);
 }
 
-Completeness Session::check(Language language, const std::string& code) {
+Completeness Session::completeness(Language language, const std::string& code) {
   const auto deadline = Clock::now() + k_check_timeout;
   NullSink sink;
   ExecResult scratch;
   if (language == Language::bash) {
-    auto script = sandpit::check(script_memfd(code + "\n"), ExitCode::sandbox_setup, "start bash");
+    auto script = check(script_memfd(code + "\n"), ExitCode::sandbox_setup, "start bash");
     auto channels = make_channels(Language::bash, false);
     auto argv = kernel_command(m_config, Language::bash);
     argv.insert(argv.end() - 1, "-n"); // parse only

@@ -56,7 +56,7 @@ public:
 
   // Asks `language`'s parser, in the sandbox, whether `code` is a whole cell
   // (Python's codeop, Node's parser, bash -n). Runs nothing of the code.
-  Completeness check(kernels::Language language, const std::string& code);
+  Completeness completeness(kernels::Language language, const std::string& code);
 
   // Stops every kernel: the next execution starts with fresh interpreter state.
   void restart_kernels();
