@@ -206,6 +206,14 @@ def test_no_color_keeps_stderr_and_sgr_plain(sp, term):
         plain.close()
 
 
+def test_a_quiet_run_shows_a_spinner_until_it_ends(term):
+    t = term()
+    t.type("import time; time.sleep(3); print('slept')")
+    t.wait_for(r"^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] [12]\.\ds$")
+    t.wait_for(r"^slept$")
+    assert not re.search(r"^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] ", t.screen(), re.MULTILINE)
+
+
 def test_a_matplotlib_figure_is_announced(sp, term):
     t = term()
     t.type("import matplotlib.pyplot as plt")
