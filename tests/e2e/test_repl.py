@@ -58,7 +58,10 @@ class Terminal:
         return self.tmux("display-message", "-p", "-t", "repl", "#{pane_dead}").stdout.strip() == "1"
 
     def close(self):
+        path = self.tmux("display-message", "-p", "#{socket_path}").stdout.strip()
         self.tmux("kill-server")
+        if path:
+            Path(path).unlink(missing_ok=True)  # tmux leaves the socket file of a killed server
 
 
 @pytest.fixture
