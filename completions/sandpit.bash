@@ -7,7 +7,7 @@
 
 _sandpit_languages="python py javascript js node bash sh"
 
-_sandpit_global_opts="--config -h --help -V --version"
+_sandpit_global_opts="--config -h --help -V --version -w --workspace -l --language --keep-going --no-inline-images"
 _sandpit_exec_opts="-h --help -w --workspace -l --language -c --code --timeout --fresh --no-wait --json --events"
 _sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --no-wait --json --events --"
 _sandpit_session_opts="-h --help -w --workspace --json"
@@ -59,7 +59,7 @@ _sandpit() {
     local i command="" command_index=0 after_dashdash=""
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            --config) ((i++)) ;;
+            --config | -w | --workspace | -l | --language) ((i++)) ;;
             --config=*) ;;
             -*) ;;
             exec | shell | session | upload | download | volume | audit | stats | config | doctor)
@@ -83,13 +83,13 @@ _sandpit() {
                 return
                 ;;
             -w | --workspace)
-                if [[ -n $command && $command != volume ]]; then
+                if [[ -z $command || $command == exec || $command == shell || $command == session || $command == upload || $command == download || $command == doctor ]]; then
                     _sandpit_compreply_files -d
                     return
                 fi
                 ;;
             -l | --language)
-                if [[ $command == exec || $command == audit || $command == stats ]]; then
+                if [[ -z $command || $command == exec || $command == audit || $command == stats ]]; then
                     COMPREPLY=($(compgen -W "$_sandpit_languages" -- "$cur"))
                     return
                 fi

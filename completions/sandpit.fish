@@ -14,6 +14,11 @@ complete -c sandpit -f
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -s h -l help -d 'Print help and exit'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -s V -l version -d 'Print the version and exit'
 complete -c sandpit -l config -r -F -d 'Read this config file after the user config'
+# The REPL's options (sandpit with no subcommand).
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -s w -l workspace -x -a '(__fish_complete_directories)' -d 'REPL: workspace directory'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -s l -l language -x -a 'python py javascript js node bash sh' -d 'REPL: the first language'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -l keep-going -d 'REPL batch mode: run every cell, not only those before the first failure'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -l no-inline-images -d 'REPL: announce images by path only'
 
 # Subcommands.
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a exec -d 'Run Python, JavaScript or shell code in the sandbox'

@@ -1,11 +1,13 @@
-// The top level: global options, one CLI11 subcommand per registered Command, the one catch.
+// The top level: global options, one CLI11 subcommand per registered Command, the REPL when none is given, the one catch.
 #include "sandpit/cli/command.hpp"
 
 #include "sandpit/core/error.hpp"
+#include "sandpit/repl/repl.hpp"
 
 #include "sandpit/util/trace.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
 
@@ -18,31 +20,32 @@ const config::Config& Context::config() {
 
 namespace {
 
+using Subcommands = std::vector<std::pair<CLI::App*, Command*>>;
+
 void print_error(const std::string& what, const std::string& why) {
   std::fflush(stdout);
   fmt::print(stderr, "sandpit: {}: {}\n", what, why);
 }
 
-} // namespace
-
-int run(int argc, char** argv) {
-  CLI::App app{"sandpit: run untrusted Python, JavaScript and shell code in a local sandbox", "sandpit"};
+// The app every parse uses, the CLI's and each dot-command's: one registry, one option parser.
+Subcommands add_commands(CLI::App& app, Context& context, std::vector<std::unique_ptr<Command>>& commands) {
   app.set_version_flag("-V,--version", "sandpit " SANDPIT_VERSION);
-  app.require_subcommand(1);
   app.fallthrough();
-  Context context;
   app.add_option("--config", context.config_file, "Read this config file after the user config")->type_name("FILE");
-
-  auto commands = make_commands();
-  std::vector<std::pair<CLI::App*, Command*>> subs;
+  Subcommands subs;
   for (auto& command : commands) {
     auto* sub = app.add_subcommand(std::string(command->name()), std::string(command->summary()));
     command->add_to(*sub);
     subs.emplace_back(sub, command.get());
   }
+  return subs;
+}
+
+// nullopt when parsed; else the exit status (help and version print and exit 0).
+template <typename Parse> std::optional<int> parse(CLI::App& app, Parse&& do_parse, std::string_view see) {
   try {
-    app.parse(argc, argv);
-    trace::mark("parsed");
+    do_parse();
+    return std::nullopt;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -50,13 +53,15 @@ int run(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    print_error("usage", fmt::format("{} (see 'sandpit --help')", e.what()));
+    print_error("usage", fmt::format("{} (see '{}')", e.what(), see));
     return static_cast<int>(ExitCode::usage);
   }
+}
+
+// Runs `body`, turning an Error into `sandpit: <what>: <why>` and its exit status.
+template <typename Body> int guarded(Body&& body) {
   try {
-    for (auto& [sub, command] : subs) {
-      if (sub->parsed()) return static_cast<int>(command->run(context));
-    }
+    return static_cast<int>(body());
   } catch (const Error& e) {
     print_error(e.subject(), e.reason());
     return static_cast<int>(e.code());
@@ -64,7 +69,77 @@ int run(int argc, char** argv) {
     print_error("internal error", e.what());
     return static_cast<int>(ExitCode::sandbox_setup);
   }
-  return static_cast<int>(ExitCode::usage);
+}
+
+ExitCode run_chosen(const Subcommands& subs, Context& context) {
+  for (const auto& [sub, command] : subs) {
+    if (sub->parsed()) return command->run(context);
+  }
+  return ExitCode::usage;
+}
+
+// The registry as the REPL sees it: names, summaries and options for
+// completion, and a run that parses a dot-command's words with a fresh app
+// (commands keep their parsed options, so each dot-command gets new ones).
+repl::Dispatcher make_dispatcher(const std::string& config_file) {
+  repl::Dispatcher dispatcher;
+  CLI::App app;
+  Context context;
+  auto commands = make_commands();
+  for (const auto& [sub, command] : add_commands(app, context, commands)) {
+    repl::CommandInfo info{std::string(command->name()), std::string(command->summary()), {}};
+    for (const auto* option : sub->get_options()) {
+      for (const auto& name : option->get_lnames()) info.options.push_back("--" + name);
+      for (const auto& name : option->get_snames()) info.options.push_back("-" + name);
+    }
+    dispatcher.commands.push_back(std::move(info));
+  }
+  dispatcher.run = [config_file](const std::vector<std::string>& argv) {
+    CLI::App dot{"", "sandpit"};
+    Context dot_context;
+    auto dot_commands = make_commands();
+    auto subs = add_commands(dot, dot_context, dot_commands);
+    dot.require_subcommand(1);
+    std::vector<std::string> args(argv.rbegin(), argv.rend()); // CLI11 takes them last first
+    if (auto status = parse(dot, [&] { dot.parse(args); }, "." + argv.front() + " --help")) return static_cast<ExitCode>(*status);
+    if (dot_context.config_file.empty()) dot_context.config_file = config_file;
+    dot_context.via = "repl";
+    return static_cast<ExitCode>(guarded([&] { return run_chosen(subs, dot_context); }));
+  };
+  return dispatcher;
+}
+
+} // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"sandpit: run untrusted Python, JavaScript and shell code in a local sandbox.\n"
+               "With no command, an interactive session (the REPL; batch when stdin is not a terminal).",
+               "sandpit"};
+  app.require_subcommand(0, 1);
+  Context context;
+  auto commands = make_commands();
+  auto subs = add_commands(app, context, commands);
+  repl::Options repl_options;
+  bool no_inline_images = false;
+  std::vector<CLI::Option*> repl_only = {
+      app.add_option("-w,--workspace", repl_options.workspace, "REPL: workspace directory (default: $SANDPIT_WORKSPACE or .)")->type_name("DIR"),
+      app.add_option("-l,--language", repl_options.language, "REPL: the first language, python (py), javascript (js) or bash (sh)")->type_name("LANG"),
+      app.add_flag("--keep-going", repl_options.keep_going, "REPL batch mode: run every cell, not only those before the first failure"),
+      app.add_flag("--no-inline-images", no_inline_images, "REPL: announce images by path only, never draw them in the terminal"),
+  };
+  if (auto status = parse(app, [&] { app.parse(argc, argv); }, "sandpit --help")) return *status;
+  trace::mark("parsed");
+  if (app.get_subcommands().empty()) {
+    repl_options.config_file = context.config_file;
+    repl_options.inline_images = no_inline_images ? repl::InlineImages::never : repl::InlineImages::when_supported;
+    return guarded([&] { return repl::run(context.config(), repl_options, make_dispatcher(context.config_file)); });
+  }
+  if (std::any_of(repl_only.begin(), repl_only.end(), [](const CLI::Option* o) { return o->count() > 0; })) {
+    print_error("usage", "-w, -l, --keep-going and --no-inline-images before a command apply to the REPL only; "
+                         "give the command's own options after it (see 'sandpit --help')");
+    return static_cast<int>(ExitCode::usage);
+  }
+  return guarded([&] { return run_chosen(subs, context); });
 }
 
 } // namespace sandpit::cli

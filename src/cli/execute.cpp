@@ -102,13 +102,16 @@ ExitCode run_execution(Context& context, const ExecOptions& options) {
   trace::mark("request ready");
   auto workspace = Workspace::resolve(options.workspace);
   if (options.json && options.events) throw Error(ExitCode::usage, "--events", "give either --json or --events, not both");
-  auto caller = session::caller_for(context.config(), options.command);
+  auto caller = session::caller_for(context.config(), context.via.empty() ? options.command : context.via);
   for (const auto& finding : session::admit(context.config(), caller, workspace, request)) {
     fmt::print(stderr, "sandpit: {}\n", session::warning_text(finding));
   }
-  auto sink = options.events ? make_events_sink() : options.json ? make_capture_sink() : make_terminal_sink();
+  auto sink = options.events ? make_events_sink()
+            : options.json  ? make_capture_sink()
+                            : make_terminal_sink(context.via.empty() ? Escape::no : Escape::yes);
   auto result = options.fresh ? run_fresh(context, request, workspace, caller, *sink)
                               : run_in_session(context, request, workspace, options, caller, *sink);
+  sink.reset(); // writes what an escaping sink held back
   trace::mark("executed");
   if (options.events) print_events_tail(result);
   else options.json ? print_json(result) : print_human(result);

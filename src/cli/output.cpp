@@ -2,8 +2,10 @@
 
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/strings.hpp"
+#include "sandpit/util/terminal.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -16,18 +18,27 @@ public:
   void on_stderr(std::string_view data) override { (void)sys::write_all(STDERR_FILENO, data); }
 };
 
+class EscapingSink final : public session::OutputSink {
+public:
+  explicit EscapingSink(Sgr sgr) : m_out(sgr), m_err(sgr) {}
+  ~EscapingSink() override {
+    (void)sys::write_all(STDOUT_FILENO, m_out.flush());
+    (void)sys::write_all(STDERR_FILENO, m_err.flush());
+  }
+  EscapingSink(const EscapingSink&) = delete;
+  EscapingSink& operator=(const EscapingSink&) = delete;
+  void on_stdout(std::string_view data) override { (void)sys::write_all(STDOUT_FILENO, m_out.feed(data)); }
+  void on_stderr(std::string_view data) override { (void)sys::write_all(STDERR_FILENO, m_err.feed(data)); }
+
+private:
+  TerminalEscaper m_out, m_err;
+};
+
 class CaptureSink final : public session::OutputSink {
 public:
   void on_stdout(std::string_view) override {}
   void on_stderr(std::string_view) override {}
 };
-
-// Errors that the sandbox reports about the run itself; the code's own
-// exceptions were already printed by the driver on stderr.
-bool reported_by_sandbox(const std::string& name) {
-  return name == "Timeout" || name == "OutputLimitExceeded" || name == "OutOfMemory" || name == "Killed" ||
-         name == "SandboxLost" || name == "KernelDied";
-}
 
 void print_line(const nlohmann::ordered_json& event) {
   (void)sys::write_all(STDOUT_FILENO, event.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
@@ -72,7 +83,12 @@ void print_events_tail(const session::ExecResult& r) {
   print_line(result);
 }
 
-std::unique_ptr<session::OutputSink> make_terminal_sink() { return std::make_unique<TerminalSink>(); }
+std::unique_ptr<session::OutputSink> make_terminal_sink(Escape escape) {
+  if (escape == Escape::no) return std::make_unique<TerminalSink>();
+  const char* no_color = std::getenv("NO_COLOR");
+  bool color = ::isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0');
+  return std::make_unique<EscapingSink>(color ? Sgr::pass : Sgr::escape);
+}
 std::unique_ptr<session::OutputSink> make_capture_sink() { return std::make_unique<CaptureSink>(); }
 
 void print_human(const session::ExecResult& r) {
@@ -84,9 +100,8 @@ void print_human(const session::ExecResult& r) {
     auto path = image.value("path", "");
     if (!path.empty()) (void)sys::write_all(STDOUT_FILENO, fmt::format("[image: {}]\n", path));
   }
-  if (r.error && reported_by_sandbox(r.error->name)) {
-    std::string what = r.error->name == "Timeout" ? "timed out" : r.error->name == "OutputLimitExceeded" ? "output limit" : "execution failed";
-    (void)sys::write_all(STDERR_FILENO, fmt::format("sandpit: {}: {}\n", what, r.error->value));
+  if (auto failure = session::sandbox_failure(r); !failure.empty()) {
+    (void)sys::write_all(STDERR_FILENO, fmt::format("sandpit: {}\n", failure));
   }
 }
 

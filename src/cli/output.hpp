@@ -7,8 +7,11 @@
 
 namespace sandpit::cli {
 
-// Writes output straight to our stdout/stderr as it arrives.
-std::unique_ptr<session::OutputSink> make_terminal_sink();
+// Escape::yes (the REPL's dot-commands): the sandbox's output cannot drive the
+// terminal (TerminalEscaper; SGR passes on a TTY without NO_COLOR).
+enum class Escape { no, yes };
+// Writes output to our stdout/stderr as it arrives.
+std::unique_ptr<session::OutputSink> make_terminal_sink(Escape escape = Escape::no);
 // Keeps nothing extra (the result holds the text); prints nothing while running.
 std::unique_ptr<session::OutputSink> make_capture_sink();
 

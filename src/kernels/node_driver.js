@@ -1,5 +1,5 @@
 // sandpit's Node.js driver: runs inside the jail, reads cells from fd 3 and answers there.
-// Frames in: "exec <nbytes> <cell id> <filename>\n" + source. Out: one JSON object per line.
+// Frames in: "exec|check <nbytes> <cell id> <filename>\n" + source. Out: one JSON object per line.
 'use strict';
 (() => {
   const net = require('net');
@@ -97,17 +97,31 @@
     send({ type: 'result', cell, exit_code: error ? 1 : 0, value, error });
   };
 
+  // "check" frames: is the cell complete? A parse that stops at the end of the
+  // input waits for more lines; any other syntax error runs, so it is reported.
+  const check = (source, cell) => {
+    let status = 'complete';
+    try {
+      if (loadParser()) acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true });
+      else new vm.Script(source);
+    } catch (err) {
+      const atEnd = err.raisedAt !== undefined ? err.raisedAt >= source.length : /end of input/.test(err.message);
+      status = atEnd || /^Unterminated (template|comment)/.test(err.message) ? 'incomplete' : 'invalid';
+    }
+    send({ type: 'check', cell, status });
+  };
+
   let pending = Buffer.alloc(0);
   let queue = Promise.resolve();
   const takeFrames = () => {
     for (;;) {
       const newline = pending.indexOf(10);
       if (newline < 0) return;
-      const [, , size, cell, name] = pending.subarray(0, newline).toString().match(/^(\w+) (\d+) (\w+) (.*)$/) || [];
+      const [, op, size, cell, name] = pending.subarray(0, newline).toString().match(/^(\w+) (\d+) (\w+) (.*)$/) || [];
       if (size === undefined || pending.length < newline + 1 + Number(size)) return;
       const source = pending.subarray(newline + 1, newline + 1 + Number(size)).toString();
       pending = pending.subarray(newline + 1 + Number(size));
-      queue = queue.then(() => run(source, name, cell));
+      queue = queue.then(() => (op === 'check' ? check(source, cell) : run(source, name, cell)));
     }
   };
   ctl.on('data', (chunk) => {

@@ -1,5 +1,6 @@
 # sandpit's Python driver: reads cells on fd 3 ("exec <nbytes> <cell id> <name>\n" + source), runs
-# them in one namespace, answers one JSON line per cell. Start-up time is the product:
+# them in one namespace, answers one JSON line per cell. "check" frames ask whether a cell is
+# complete (the REPL's continuation prompt) and are answered without running anything. Start-up time is the product:
 # compiling this file is on every run's path, so the hot loop stays small, code that only
 # some cells need lives in _COLD (compiled on first use), and nothing is imported eagerly.
 import sys, os
@@ -96,7 +97,11 @@ def _driver():
             return _finish()
         src = bytes(buf[: int(size)]).decode("utf-8", "replace")
         del buf[: int(size)]
-        out = (js(run(src, name, cell)) + "\n").encode("utf-8", "replace")
+        if op == "check":
+            reply = {"type": "check", "cell": cell, "status": _cold()["check"](src)}
+        else:
+            reply = run(src, name, cell)
+        out = (js(reply) + "\n").encode("utf-8", "replace")
         while out:
             out = out[os.write(3, out):]
 
@@ -129,6 +134,19 @@ def ast_split(src, name):
     last = tree.body.pop() if tree.body and type(tree.body[-1]) is _ast.Expr else None
     value = last and compile(_ast.Expression(last.value), name, "eval")
     return compile(tree, name, "exec"), value
+
+
+def check(src):
+    # The interactive interpreter's own rule (codeop): "incomplete" waits for more
+    # lines, "invalid" runs anyway so the kernel reports the syntax error.
+    import codeop, warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            code = codeop.compile_command(src, "<cell>", "single")
+        except (SyntaxError, OverflowError, ValueError, MemoryError, RecursionError):
+            return "invalid"
+    return "complete" if code is not None else "incomplete"
 
 
 def add_html(value, result):

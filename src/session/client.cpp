@@ -151,6 +151,19 @@ json Client::call(RequestType type) {
   return reply;
 }
 
+Completeness Client::check(const std::string& language, const std::string& code) {
+  protocol::Request request;
+  request.type = RequestType::check;
+  request.execute.language = language;
+  request.execute.code = code;
+  if (auto r = protocol::send(m_fd.get(), protocol::encode(request)); !r) fail("session", r.failure().message());
+  auto reply = read_reply();
+  if (reply.value("type", "") == "error") {
+    fail(reply.value("what", "session"), reply.value("message", ""), static_cast<ExitCode>(reply.value("exit_code", 125)));
+  }
+  return parse_completeness(reply.value("status", "")).value_or(Completeness::complete);
+}
+
 ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const std::function<void(const json&)>& on_event) {
   protocol::Request request;
   request.type = RequestType::execute;

@@ -148,6 +148,7 @@ private:
       (void)protocol::send(fd, {{"type", "hello"}, {"protocol", protocol::k_version}, {"session", m_session->name()}, {"pid", ::getpid()}});
       return true;
     case RequestType::execute: execute(fd, reader, r.execute); return true;
+    case RequestType::check: check(fd, r.execute); return true;
     case RequestType::interrupt: return true; // nothing is running for this client
     case RequestType::info: (void)protocol::send(fd, info()); return true;
     case RequestType::restart:
@@ -209,6 +210,19 @@ private:
       (void)protocol::send(fd, error_message("setup", err.reason(), static_cast<int>(err.code()), err.subject()));
     } catch (const std::exception& err) {
       // Never let one execution take the daemon, and every other client's session, down.
+      (void)protocol::send(fd, error_message("internal", err.what(), 125, "session"));
+    }
+  }
+
+  // Whether a cell is whole, asked of the kernel in its turn (it may be running another client's cell).
+  void check(int fd, const protocol::Execute& e) {
+    Turn turn(m_turns, m_turns.take());
+    try {
+      auto status = m_session->completeness(*kernels::parse_language(e.language), e.code);
+      (void)protocol::send(fd, {{"type", "check"}, {"status", name_of(status)}});
+    } catch (const Error& err) {
+      (void)protocol::send(fd, error_message("setup", err.reason(), static_cast<int>(err.code()), err.subject()));
+    } catch (const std::exception& err) {
       (void)protocol::send(fd, error_message("internal", err.what(), 125, "session"));
     }
   }

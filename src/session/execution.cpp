@@ -4,6 +4,34 @@
 
 namespace sandpit::session {
 
+std::string_view name_of(Completeness c) {
+  switch (c) {
+  case Completeness::complete: return "complete";
+  case Completeness::incomplete: return "incomplete";
+  case Completeness::invalid: return "invalid";
+  }
+  return "complete";
+}
+
+std::optional<Completeness> parse_completeness(std::string_view name) {
+  for (auto c : {Completeness::complete, Completeness::incomplete, Completeness::invalid}) {
+    if (name_of(c) == name) return c;
+  }
+  return std::nullopt;
+}
+
+std::string sandbox_failure(const ExecResult& r) {
+  if (!r.error) return "";
+  const auto& name = r.error->name;
+  // The code's own exceptions were already printed by the driver on stderr.
+  if (name != "Timeout" && name != "OutputLimitExceeded" && name != "OutOfMemory" && name != "Killed" &&
+      name != "SandboxLost" && name != "KernelDied") {
+    return "";
+  }
+  std::string what = name == "Timeout" ? "timed out" : name == "OutputLimitExceeded" ? "output limit" : "execution failed";
+  return what + ": " + r.error->value;
+}
+
 nlohmann::ordered_json to_json(const ExecResult& r) {
   nlohmann::ordered_json error = nullptr;
   if (r.error) error = {{"name", r.error->name}, {"value", r.error->value}, {"traceback", r.error->traceback}};

@@ -14,8 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<std::string_view, RequestType>, 7> k_types{{{"hello", RequestType::hello},
+constexpr std::array<std::pair<std::string_view, RequestType>, 8> k_types{{{"hello", RequestType::hello},
                                                                           {"execute", RequestType::execute},
+                                                                          {"check", RequestType::check},
                                                                           {"interrupt", RequestType::interrupt},
                                                                           {"info", RequestType::info},
                                                                           {"restart", RequestType::restart},
@@ -49,19 +50,33 @@ Result<Request> decode_caller(const json& m, Request& r) {
   return r;
 }
 
+// The fields execute and check share: a known language and bounded code.
+std::optional<Failure> decode_code(const json& m, std::string_view type, Execute& e) {
+  if (!m.contains("language") || !m["language"].is_string()) return bad(fmt::format("{} needs a string 'language'", type));
+  e.language = m["language"].get<std::string>();
+  if (e.language != "python" && e.language != "javascript" && e.language != "bash") {
+    return bad(fmt::format("unknown language '{}'", e.language));
+  }
+  if (!m.contains("code") || !m["code"].is_string()) return bad(fmt::format("{} needs a string 'code'", type));
+  e.code = m["code"].get<std::string>();
+  if (e.code.size() > k_max_code) return bad(fmt::format("code is longer than {} bytes", k_max_code));
+  return std::nullopt;
+}
+
+Result<Request> decode_check(const json& m) {
+  if (auto f = check_fields(m, {"language", "code"})) return *f;
+  Request r;
+  r.type = RequestType::check;
+  if (auto f = decode_code(m, "check", r.execute)) return *f;
+  return r;
+}
+
 Result<Request> decode_execute(const json& m) {
   if (auto f = check_fields(m, {"language", "code", "filename", "timeout_ms", "wait", "user", "command", "client"})) return *f;
   Request r;
   r.type = RequestType::execute;
   auto& e = r.execute;
-  if (!m.contains("language") || !m["language"].is_string()) return bad("execute needs a string 'language'");
-  e.language = m["language"].get<std::string>();
-  if (e.language != "python" && e.language != "javascript" && e.language != "bash") {
-    return bad(fmt::format("unknown language '{}'", e.language));
-  }
-  if (!m.contains("code") || !m["code"].is_string()) return bad("execute needs a string 'code'");
-  e.code = m["code"].get<std::string>();
-  if (e.code.size() > k_max_code) return bad(fmt::format("code is longer than {} bytes", k_max_code));
+  if (auto f = decode_code(m, "execute", e)) return *f;
   if (m.contains("filename")) {
     if (!m["filename"].is_string() || m["filename"].get<std::string>().size() > 4096) return bad("'filename' must be a short string");
     e.filename = m["filename"].get<std::string>();
@@ -100,6 +115,7 @@ Result<Request> decode_request(std::string_view line) {
   for (const auto& [name, t] : k_types) {
     if (name != type) continue;
     if (t == RequestType::execute) return decode_execute(m);
+    if (t == RequestType::check) return decode_check(m);
     Request r;
     r.type = t;
     if (t == RequestType::hello) {
@@ -133,6 +149,9 @@ nlohmann::json encode(const Request& r) {
     m["user"] = e.user;
     m["command"] = e.command;
     if (!e.client.empty()) m["client"] = e.client;
+  } else if (r.type == RequestType::check) {
+    m["language"] = r.execute.language;
+    m["code"] = r.execute.code;
   }
   return m;
 }

@@ -60,21 +60,21 @@ private:
 constexpr std::size_t k_max_control = 16u << 20;
 constexpr std::size_t k_max_depth = 16;
 
-std::optional<nlohmann::json> parse_result(const std::string& line, const std::string& cell) {
+std::optional<nlohmann::json> parse_result(const std::string& line, const std::string& type, const std::string& cell) {
   bool too_deep = false;
   auto limit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
     if (static_cast<std::size_t>(depth) > k_max_depth) too_deep = true;
     return !too_deep;
   };
   auto message = nlohmann::json::parse(line, limit, false);
-  if (too_deep || !message.is_object() || !message.contains("type") || message["type"] != "result") return std::nullopt;
+  if (too_deep || !message.is_object() || !message.contains("type") || message["type"] != type) return std::nullopt;
   if (!message.contains("cell") || message["cell"] != cell) return std::nullopt; // stale or forged
   return message;
 }
 
 // Reads newline-delimited JSON from the driver; keeps the result message.
 // Returns false when the driver sent more than k_max_control without a newline.
-bool pump_control(int& fd, std::string& buffer, const std::string& cell, std::optional<nlohmann::json>& result) {
+bool pump_control(int& fd, std::string& buffer, const RunChannels& ch, std::optional<nlohmann::json>& result) {
   char buf[65536];
   while (fd >= 0) {
     ssize_t n = ::read(fd, buf, sizeof buf);
@@ -89,7 +89,7 @@ bool pump_control(int& fd, std::string& buffer, const std::string& cell, std::op
   }
   std::size_t newline;
   while ((newline = buffer.find('\n')) != std::string::npos) {
-    if (auto message = parse_result(buffer.substr(0, newline), cell)) result = std::move(message);
+    if (auto message = parse_result(buffer.substr(0, newline), ch.reply_type, ch.cell)) result = std::move(message);
     buffer.erase(0, newline + 1);
   }
   return true;
@@ -191,7 +191,7 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
       outcome.output_limit = true;
       stopper.begin(Clock::now());
     }
-    if ((fds[2].revents & (POLLIN | POLLHUP)) != 0 && !pump_control(ctl, ctl_buffer, ch.cell, outcome.driver_result)) {
+    if ((fds[2].revents & (POLLIN | POLLHUP)) != 0 && !pump_control(ctl, ctl_buffer, ch, outcome.driver_result)) {
       outcome.protocol_error = true;
       ctl = -1;
       stopper.begin(Clock::now());
@@ -208,7 +208,7 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
   }
   // Take what the pipes hold now, without waiting for background children that may keep them open.
   if (!out.pump(cap, sink) || !err.pump(cap, sink)) outcome.output_limit = true;
-  if (ctl >= 0 && !pump_control(ctl, ctl_buffer, ch.cell, outcome.driver_result)) outcome.protocol_error = true;
+  if (ctl >= 0 && !pump_control(ctl, ctl_buffer, ch, outcome.driver_result)) outcome.protocol_error = true;
   return outcome;
 }
 

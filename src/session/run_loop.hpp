@@ -18,6 +18,7 @@ struct RunChannels {
   std::string cell; // the id the driver's result must carry
   std::string to_send; // the cell's frame, written to ctl as the driver reads it
   bool end_after_send = false; // then shut down our side: one cell, and the driver exits
+  std::string reply_type = "result"; // the driver message that ends the run: "result", or "check" for a completeness check
 };
 
 enum class Stop { none, interrupt };
@@ -44,7 +45,7 @@ struct RunPolicy {
 };
 
 struct RunOutcome {
-  std::optional<nlohmann::json> driver_result; // the driver's {"type":"result",...}
+  std::optional<nlohmann::json> driver_result; // the driver's {"type":"result",...} (or "check")
   std::optional<int> wait_status;               // the process's exit status, if it exited
   bool timed_out = false;
   bool output_limit = false;

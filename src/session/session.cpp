@@ -35,8 +35,28 @@ using Clock = std::chrono::steady_clock;
 // The cell frame the drivers read: "exec <nbytes> <cell id> <filename>\n" + source.
 // The driver echoes the id in its result: a result without it (stale, or
 // forged by a cell) is not taken for this cell's.
-std::string frame(const ExecRequest& request, const std::string& cell) {
-  return fmt::format("exec {} {} {}\n{}", request.code.size(), cell, request.filename, request.code);
+std::string frame(const ExecRequest& request, const std::string& cell, std::string_view op = "exec") {
+  return fmt::format("{} {} {} {}\n{}", op, request.code.size(), cell, request.filename, request.code);
+}
+
+// A check is a parse: it answers at once or the kernel is in trouble.
+constexpr std::chrono::seconds k_check_timeout{5};
+
+class NullSink final : public OutputSink {
+public:
+  void on_stdout(std::string_view) override {}
+  void on_stderr(std::string_view) override {}
+};
+
+// What `bash -n` says about a script that stops short: more lines can finish it.
+bool bash_wants_more(const std::string& code, const std::string& diagnostics) {
+  std::size_t backslashes = 0;
+  for (auto it = code.rbegin(); it != code.rend() && *it == '\\'; ++it) ++backslashes;
+  // A trailing backslash continues the line, which bash -n cannot see at the end of its input.
+  if (backslashes % 2 == 1) return true;
+  return diagnostics.find("unexpected end of file") != std::string::npos ||
+         diagnostics.find("unexpected EOF") != std::string::npos ||
+         diagnostics.find("here-document") != std::string::npos;
 }
 
 std::string new_cell_id() {
@@ -226,17 +246,7 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
     ++kernel.executions;
     outcome = run_loop(*m_jail, kernel.pid, {kernel.out.get(), kernel.err.get(), kernel.ctl.get(), cell, frame(request, cell), fresh}, policy,
                        started + request.timeout, m_config.limits.output, sink, canceller, result);
-    if (outcome.wait_status || outcome.killed || outcome.protocol_error || !outcome.driver_result) {
-      // The kernel is gone (or wedged): the next execution gets a new one.
-      if (!outcome.wait_status) m_jail->forget(kernel.pid);
-      if (!fresh) {
-        m_jail->signal(-kernel.pid, SIGKILL);
-        m_lost[request.language] = outcome.killed ? "the last one did not stop when interrupted"
-                                 : outcome.wait_status ? fmt::format("the last one died (status {})", status_code(*outcome.wait_status))
-                                                       : "the last one stopped answering";
-      }
-      m_kernels.erase(request.language);
-    }
+    drop_if_lost(request.language, kernel, outcome);
   }
   if (!fresh && !m_config.keep_background) {
     // session.background = "kill": nothing of this execution outlives it but the kernels.
@@ -248,6 +258,49 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
   // The driver names images by their path inside; the user opens copies outside.
   save_images(result, m_files_dir.parent_path() / "outputs");
   return result;
+}
+
+void Session::drop_if_lost(Language language, const Kernel& kernel, const RunOutcome& outcome) {
+  if (!outcome.wait_status && !outcome.killed && !outcome.protocol_error && outcome.driver_result) return;
+  // The kernel is gone (or wedged): the next execution gets a new one.
+  if (!outcome.wait_status) m_jail->forget(kernel.pid);
+  if (m_lifetime != Lifetime::fresh) {
+    m_jail->signal(-kernel.pid, SIGKILL);
+    m_lost[language] = outcome.killed ? "the last one did not stop when interrupted"
+                     : outcome.wait_status ? fmt::format("the last one died (status {})", status_code(*outcome.wait_status))
+                                           : "the last one stopped answering";
+  }
+  m_kernels.erase(language);
+}
+
+Completeness Session::completeness(Language language, const std::string& code) {
+  const auto deadline = Clock::now() + k_check_timeout;
+  NullSink sink;
+  ExecResult scratch;
+  if (language == Language::bash) {
+    auto script = check(script_memfd(code + "\n"), ExitCode::sandbox_setup, "start bash");
+    auto channels = make_channels(Language::bash, false);
+    auto argv = kernel_command(m_config, Language::bash);
+    argv.insert(argv.end() - 1, "-n"); // parse only
+    auto pid = m_jail->spawn(spawn_request(std::move(argv), channels, script.get()));
+    if (!pid) start_failed(Language::bash, pid.failure());
+    keep_host_ends(channels);
+    auto outcome = run_loop(*m_jail, *pid, {channels.out.first.get(), channels.err.first.get(), -1, {}, {}, false},
+                            {false, false, false}, deadline, m_config.limits.output, sink, nullptr, scratch);
+    if (outcome.wait_status && status_code(*outcome.wait_status) == 0) return Completeness::complete;
+    return bash_wants_more(code, scratch.stderr_text) ? Completeness::incomplete : Completeness::invalid;
+  }
+  reap_dead_kernels();
+  // A kernel started for a check must still tell the next execution that earlier state was lost.
+  auto lost = m_lost;
+  Kernel& kernel = kernel_for(language, sink, scratch);
+  m_lost = std::move(lost);
+  const auto cell = new_cell_id();
+  RunChannels channels{kernel.out.get(), kernel.err.get(), kernel.ctl.get(), cell, frame({language, code, "<cell>"}, cell, "check"), false, "check"};
+  auto outcome = run_loop(*m_jail, kernel.pid, channels, {true, false, true}, deadline, m_config.limits.output, sink, nullptr, scratch);
+  drop_if_lost(language, kernel, outcome);
+  if (!outcome.driver_result) return Completeness::complete; // nothing to wait for: the execution will report
+  return parse_completeness((*outcome.driver_result).value("status", "")).value_or(Completeness::complete);
 }
 
 void Session::restart_kernels() {

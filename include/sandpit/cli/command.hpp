@@ -19,6 +19,7 @@ namespace sandpit::cli {
 class Context {
 public:
   std::string config_file; // --config
+  std::string via;         // "" for the command line; "repl" for a dot-command (audited as such, output escaped)
 
   // Loads defaults + files once; throws Error(usage) on a bad config.
   const config::Config& config();

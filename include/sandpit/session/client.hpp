@@ -32,6 +32,9 @@ public:
   ExecResult execute(const protocol::Execute& request, OutputSink& sink,
                      const std::function<void(const nlohmann::json&)>& on_event = {});
 
+  // Whether `code` is a whole cell in `language` ("python" | "javascript" | "bash"), as its parser says. Throws Error.
+  Completeness check(const std::string& language, const std::string& code);
+
   // info / restart / reset / shutdown: the daemon's reply. Throws Error on an error reply.
   nlohmann::json call(protocol::RequestType type);
 

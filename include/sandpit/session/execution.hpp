@@ -41,6 +41,16 @@ struct ExecResult {
   int execution_count = 0;
 };
 
+// Whether a cell of code can run as it stands, as the language's own parser says
+// (the REPL's continuation prompt). invalid: a syntax error more lines cannot fix; it runs, so it is reported.
+enum class Completeness { complete, incomplete, invalid };
+std::string_view name_of(Completeness c);
+std::optional<Completeness> parse_completeness(std::string_view name);
+
+// What the sandbox (not the code) reports about a run that failed, as the
+// "<what>: <why>" of a `sandpit:` line ("timed out: ..."); "" when the code's own error says it all.
+std::string sandbox_failure(const ExecResult& result);
+
 // The object `exec --json` prints, with exactly the fields of DESIGN.md.
 nlohmann::ordered_json to_json(const ExecResult& result);
 // The inverse, for a client reading a daemon's answer. Missing fields keep their defaults.

@@ -13,12 +13,12 @@ namespace sandpit::session::protocol {
 
 // Bumped whenever a request or reply changes shape. A client and a daemon of
 // different versions refuse each other with a message that says what to run.
-inline constexpr int k_version = 2;
+inline constexpr int k_version = 3;
 // Longest line either side accepts (a cell of code fits well within it).
 inline constexpr std::size_t k_max_line = 16u << 20;
 inline constexpr std::size_t k_max_code = 8u << 20;
 
-enum class RequestType { hello, execute, interrupt, info, restart, reset, shutdown };
+enum class RequestType { hello, execute, check, interrupt, info, restart, reset, shutdown };
 
 struct Execute {
   std::string language; // "python" | "javascript" | "bash" (already resolved from aliases)
@@ -36,7 +36,7 @@ struct Request {
   RequestType type = RequestType::info;
   int protocol = 0;       // hello
   std::string client;     // hello: "sandpit 0.1.0"
-  Execute execute;        // execute
+  Execute execute;        // execute; check uses its language and code
 };
 
 // Decodes one line (without its newline). Anything outside the closed set of

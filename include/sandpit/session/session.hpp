@@ -16,6 +16,7 @@
 namespace sandpit::session {
 
 class Canceller;
+struct RunOutcome;
 
 // The fixed environment every sandboxed process starts with; nothing of the host's enters.
 std::vector<std::string> sandbox_environment();
@@ -53,6 +54,10 @@ public:
   // Runs one execution to completion (or timeout, output limit, interrupt), streaming output to `sink`.
   ExecResult execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller = nullptr);
 
+  // Asks `language`'s parser, in the sandbox, whether `code` is a whole cell
+  // (Python's codeop, Node's parser, bash -n). Runs nothing of the code.
+  Completeness completeness(kernels::Language language, const std::string& code);
+
   // Stops every kernel: the next execution starts with fresh interpreter state.
   void restart_kernels();
   // Kills every process in the jail (kernels and anything left in the background).
@@ -76,6 +81,7 @@ private:
   Kernel& kernel_for(kernels::Language language, OutputSink& sink, ExecResult& result);
   void adopt_kernel(kernels::Language language, pid_t pid, Channels channels);
   void reap_dead_kernels();
+  void drop_if_lost(kernels::Language language, const Kernel& kernel, const RunOutcome& outcome);
   ExecResult run(const ExecRequest& request, OutputSink& sink, Canceller* canceller);
 
   config::Config m_config;

@@ -15,7 +15,7 @@ bool starts_with(std::string_view text, std::string_view prefix);
 // character (an incomplete sequence at the end is left for the next chunk).
 std::size_t complete_utf8_prefix(std::string_view data);
 
-// Levenshtein distance, for "did you mean" suggestions.
+// Edit distance (insertions, deletions, substitutions, swaps of neighbours), for "did you mean" suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` if it is close enough to be a likely typo, else "".
 std::string closest(std::string_view word, const std::vector<std::string>& candidates);

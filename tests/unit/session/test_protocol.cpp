@@ -54,6 +54,21 @@ TEST_CASE("decode_request, refuses anything outside the closed set") {
   CHECK(why(big).find("code is longer than") == 0);
 }
 
+TEST_CASE("decode_request, check carries a language and code and nothing else") {
+  Request check;
+  check.type = RequestType::check;
+  check.execute.language = "python";
+  check.execute.code = "def f():";
+  auto decoded = decode_request(encode(check).dump());
+  REQUIRE(decoded.ok());
+  CHECK(decoded->type == RequestType::check);
+  CHECK(decoded->execute.language == "python");
+  CHECK(decoded->execute.code == "def f():");
+  CHECK(why(R"({"type":"check","language":"python"})") == "check needs a string 'code'");
+  CHECK(why(R"({"type":"check","language":"ruby","code":""})") == "unknown language 'ruby'");
+  CHECK(why(R"({"type":"check","language":"bash","code":"","timeout_ms":5})") == "unexpected field 'timeout_ms'");
+}
+
 TEST_CASE("complete_utf8_prefix, never ends inside a character") {
   using sandpit::strings::complete_utf8_prefix;
   CHECK(complete_utf8_prefix("abc") == 3);

@@ -15,4 +15,8 @@ TEST_CASE("closest, suggests likely typos only") {
   CHECK(closest("limits.mem", keys) == "limits.memory");
   CHECK(closest("colour", keys).empty());
   CHECK(edit_distance("kitten", "sitting") == 3);
+  CHECK(edit_distance("exce", "exec") == 1);
+  CHECK(edit_distance("exce", "exit") == 2);
+  CHECK(edit_distance("", "abc") == 3);
+  CHECK(sandpit::strings::closest("exce", {"exit", "exec", "shell"}) == "exec");
 }
