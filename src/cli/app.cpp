@@ -7,6 +7,7 @@
 #include "sandpit/util/trace.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
@@ -104,7 +105,9 @@ repl::Dispatcher make_dispatcher(const std::string& config_file) {
     if (auto status = parse(dot, [&] { dot.parse(args); }, "." + argv.front() + " --help")) return static_cast<ExitCode>(*status);
     if (dot_context.config_file.empty()) dot_context.config_file = config_file;
     dot_context.via = "repl";
-    return static_cast<ExitCode>(guarded([&] { return run_chosen(subs, dot_context); }));
+    auto status = static_cast<ExitCode>(guarded([&] { return run_chosen(subs, dot_context); }));
+    std::fflush(stdout); // before the next cell's output, which is written unbuffered
+    return status;
   };
   return dispatcher;
 }
@@ -132,6 +135,8 @@ int run(int argc, char** argv) {
   if (app.get_subcommands().empty()) {
     repl_options.config_file = context.config_file;
     repl_options.inline_images = no_inline_images ? repl::InlineImages::never : repl::InlineImages::when_supported;
+    // Dot-commands without -w act on the REPL's workspace, as the cells do.
+    if (!repl_options.workspace.empty()) ::setenv("SANDPIT_WORKSPACE", repl_options.workspace.c_str(), 1);
     return guarded([&] { return repl::run(context.config(), repl_options, make_dispatcher(context.config_file)); });
   }
   if (std::any_of(repl_only.begin(), repl_only.end(), [](const CLI::Option* o) { return o->count() > 0; })) {

@@ -5,6 +5,7 @@
 #include "sandpit/util/terminal.hpp"
 
 #include <cstdio>
+#include <optional>
 #include <cstdlib>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -18,20 +19,24 @@ public:
   void on_stderr(std::string_view data) override { (void)sys::write_all(STDERR_FILENO, data); }
 };
 
+// Escapes the streams that need it; a stream without an escaper passes bytes through.
 class EscapingSink final : public session::OutputSink {
 public:
-  explicit EscapingSink(Sgr sgr) : m_out(sgr), m_err(sgr) {}
+  EscapingSink(std::optional<Sgr> out, std::optional<Sgr> err) {
+    if (out) m_out.emplace(*out);
+    if (err) m_err.emplace(*err);
+  }
   ~EscapingSink() override {
-    (void)sys::write_all(STDOUT_FILENO, m_out.flush());
-    (void)sys::write_all(STDERR_FILENO, m_err.flush());
+    if (m_out) (void)sys::write_all(STDOUT_FILENO, m_out->flush());
+    if (m_err) (void)sys::write_all(STDERR_FILENO, m_err->flush());
   }
   EscapingSink(const EscapingSink&) = delete;
   EscapingSink& operator=(const EscapingSink&) = delete;
-  void on_stdout(std::string_view data) override { (void)sys::write_all(STDOUT_FILENO, m_out.feed(data)); }
-  void on_stderr(std::string_view data) override { (void)sys::write_all(STDERR_FILENO, m_err.feed(data)); }
+  void on_stdout(std::string_view data) override { (void)sys::write_all(STDOUT_FILENO, m_out ? m_out->feed(data) : std::string(data)); }
+  void on_stderr(std::string_view data) override { (void)sys::write_all(STDERR_FILENO, m_err ? m_err->feed(data) : std::string(data)); }
 
 private:
-  TerminalEscaper m_out, m_err;
+  std::optional<TerminalEscaper> m_out, m_err;
 };
 
 class CaptureSink final : public session::OutputSink {
@@ -84,10 +89,20 @@ void print_events_tail(const session::ExecResult& r) {
 }
 
 std::unique_ptr<session::OutputSink> make_terminal_sink(Escape escape) {
-  if (escape == Escape::no) return std::make_unique<TerminalSink>();
   const char* no_color = std::getenv("NO_COLOR");
-  bool color = ::isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0');
-  return std::make_unique<EscapingSink>(color ? Sgr::pass : Sgr::escape);
+  const bool colour_allowed = no_color == nullptr || *no_color == '\0';
+  // A stream that reaches a terminal is escaped (always, for the REPL): sandboxed
+  // code must not move the cursor, set the title or send OSC sequences to the
+  // user's terminal. A pipe or file gets the bytes as they are.
+  auto for_stream = [&](int fd) -> std::optional<Sgr> {
+    const bool tty = ::isatty(fd) == 1;
+    if (!tty && escape == Escape::no) return std::nullopt;
+    return tty && colour_allowed ? Sgr::pass : Sgr::escape;
+  };
+  auto out = for_stream(STDOUT_FILENO);
+  auto err = for_stream(STDERR_FILENO);
+  if (!out && !err) return std::make_unique<TerminalSink>();
+  return std::make_unique<EscapingSink>(out, err);
 }
 std::unique_ptr<session::OutputSink> make_capture_sink() { return std::make_unique<CaptureSink>(); }
 

@@ -7,8 +7,9 @@
 
 namespace sandpit::cli {
 
-// Escape::yes (the REPL's dot-commands): the sandbox's output cannot drive the
-// terminal (TerminalEscaper; SGR passes on a TTY without NO_COLOR).
+// Streams that reach a terminal are always escaped, so the sandbox's output
+// cannot drive it (TerminalEscaper; SGR passes on a TTY without NO_COLOR);
+// Escape::yes (the REPL's dot-commands) escapes pipes too.
 enum class Escape { no, yes };
 // Writes output to our stdout/stderr as it arrives.
 std::unique_ptr<session::OutputSink> make_terminal_sink(Escape escape = Escape::no);

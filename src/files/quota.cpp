@@ -103,8 +103,16 @@ sys::Fd attach(const std::filesystem::path& image) {
   fail("attach " + image.string(), "every free loop device was taken meanwhile");
 }
 
+// True when `dir` is a mount point in this thread's namespace (its device differs from its parent's).
+bool is_mountpoint(const std::filesystem::path& dir) {
+  struct stat self {}, parent {};
+  if (::stat(dir.c_str(), &self) != 0 || ::stat((dir / "..").c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev;
+}
+
 void mount_area(const std::filesystem::path& image, const std::filesystem::path& dir, std::uint64_t size,
                 const std::filesystem::path& lock_file) {
+  if (is_mountpoint(dir)) return; // mounted by an earlier call of this process (a REPL runs many commands)
   // One creator and attacher at a time per image.
   sys::Fd lock(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) fail("lock " + lock_file.string(), std::strerror(errno));
@@ -156,8 +164,13 @@ QuotaStatus enter(const config::Config& config, const Workspace* workspace) {
   if (!status.enforced) return status;
   if (workspace) workspace->ensure_created();
   ensure_persist_dir();
-  if (::unshare(CLONE_NEWNS) != 0) fail("unshare mount namespace", std::strerror(errno));
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make mounts private", std::strerror(errno));
+  const bool entered = is_mountpoint(persist_dir()) && (!workspace || is_mountpoint(workspace->files_dir));
+  if (entered) return status;
+  if (!is_mountpoint(persist_dir())) {
+    // The first call of this thread: a namespace of its own, so the host's mount table stays clean.
+    if (::unshare(CLONE_NEWNS) != 0) fail("unshare mount namespace", std::strerror(errno));
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make mounts private", std::strerror(errno));
+  }
   std::vector<std::filesystem::path> dirs{persist_dir()};
   if (workspace) {
     mount_area(workspace->state_dir / "workspace.img", workspace->files_dir, config.limits.workspace, workspace->state_dir / "image.lock");

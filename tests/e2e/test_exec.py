@@ -1,5 +1,6 @@
 """`sandpit exec` and `sandpit shell` as a user calls them: languages, inputs, output, exit codes."""
 import json
+import os
 import subprocess
 import time
 
@@ -176,3 +177,29 @@ def test_doctor_reports_every_layer(sp):
                   "uts namespace", "cgroup namespace", "seccomp", "no_new_privs", "capabilities",
                   "python", "javascript", "bash"):
         assert layers[layer]["ok"], layers[layer]
+
+
+def test_output_to_a_terminal_cannot_drive_it_but_pipes_get_raw_bytes(sp):
+    """Cursor moves, screen clears, title changes and OSC sequences from sandboxed code are shown as text
+    on a terminal; SGR colour passes there; a pipe gets the bytes unchanged."""
+    import pty
+    code = "print('\\x1b]0;pwned\\x07a\\x1b[2Jb\\x1b[31mred\\x1b[0m')"
+    master, slave = pty.openpty()
+    proc = subprocess.run([SANDPIT, "exec", "-w", str(sp.workspace), "-c", code], stdin=subprocess.DEVNULL,
+                          stdout=slave, stderr=slave, env=sp.env(), timeout=60)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"\x1b]" not in out and b"\x1b[2J" not in out and b"\x07" not in out, out
+    assert b"\x1b[31mred\x1b[0m" in out
+    piped = sp.exec(code, check=0).stdout
+    assert piped == "\x1b]0;pwned\x07a\x1b[2Jb\x1b[31mred\x1b[0m\n"
