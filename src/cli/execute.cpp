@@ -61,6 +61,7 @@ session::ExecResult run_fresh(Context& context, const session::ExecRequest& requ
   session::ExecResult result;
   try {
     files::enter_quota_mounts(context.config(), workspace);
+    trace::mark("quota mounts");
     auto session = session::Session::start(context.config(), workspace, session::Lifetime::fresh, request.language);
     result = session->execute(request, sink);
   } catch (const Error& e) {

@@ -65,15 +65,25 @@ void create_image(const std::filesystem::path& image, const std::filesystem::pat
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove_all(entry.path(), ec);
 }
 
+bool serves(const std::string& device_name, const std::filesystem::path& image) {
+  std::ifstream backing("/sys/block/" + device_name + "/loop/backing_file");
+  std::string path;
+  return backing && std::getline(backing, path) && path == image.string();
+}
+
+// Where the last attach of `image` went ("loop3"), so the next one need not scan every device.
+std::filesystem::path hint_file(const std::filesystem::path& image) { return image.string() + ".loop"; }
+
 // The loop device already serving `image`, if any: one device per image keeps one superblock.
 std::string attached_device(const std::filesystem::path& image) {
+  std::string hint;
+  if (std::ifstream in(hint_file(image)); in && std::getline(in, hint) && hint.rfind("loop", 0) == 0 && serves(hint, image)) {
+    return "/dev/" + hint;
+  }
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
     const auto name = entry.path().filename().string();
-    if (name.rfind("loop", 0) != 0) continue;
-    std::ifstream backing(entry.path() / "loop" / "backing_file");
-    std::string path;
-    if (backing && std::getline(backing, path) && path == image.string()) return "/dev/" + name;
+    if (name.rfind("loop", 0) == 0 && serves(name, image)) return "/dev/" + name;
   }
   return "";
 }
@@ -97,7 +107,10 @@ sys::Fd attach(const std::filesystem::path& image) {
     config.fd = static_cast<std::uint32_t>(backing.get());
     config.info.lo_flags = LO_FLAGS_AUTOCLEAR;
     std::strncpy(reinterpret_cast<char*>(config.info.lo_file_name), image.c_str(), LO_NAME_SIZE - 1);
-    if (::ioctl(fd.get(), LOOP_CONFIGURE, &config) == 0) return fd;
+    if (::ioctl(fd.get(), LOOP_CONFIGURE, &config) == 0) {
+      std::ofstream(hint_file(image), std::ios::trunc) << "loop" << n << "\n";
+      return fd;
+    }
     if (errno != EBUSY) fail("attach " + image.string() + " to " + device, std::strerror(errno));
   }
   fail("attach " + image.string(), "every free loop device was taken meanwhile");
