@@ -2,6 +2,7 @@
 #include "sandpit/cli/command.hpp"
 
 #include "sandpit/core/error.hpp"
+#include "sandpit/util/strings.hpp"
 #include "sandpit/repl/repl.hpp"
 
 #include "sandpit/util/trace.hpp"
@@ -23,7 +24,10 @@ namespace {
 
 using Subcommands = std::vector<std::pair<CLI::App*, Command*>>;
 
-void print_error(const std::string& what, const std::string& why) {
+// Parts of a message may come from the sandbox (file names): one line, no control characters.
+void print_error(const std::string& raw_what, const std::string& raw_why) {
+  const auto what = strings::one_line(raw_what);
+  const auto why = strings::one_line(raw_why);
   std::fflush(stdout);
   fmt::print(stderr, "sandpit: {}: {}\n", what, why);
 }

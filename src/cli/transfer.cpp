@@ -62,7 +62,7 @@ void audit_transfer(Context& context, const Request& request, const Workspace& w
 }
 
 void print_report(std::string_view command, const files::Report& report, bool json) {
-  for (const auto& s : report.skipped) fmt::print(stderr, "sandpit: skipped {}: {}\n", printable(s.path), s.why);
+  for (const auto& s : report.skipped) fmt::print(stderr, "sandpit: skipped {}: {}\n", printable(s.path), printable(s.why));
   if (json) {
     ordered_json skipped = ordered_json::array();
     for (const auto& s : report.skipped) skipped.push_back({{"path", s.path}, {"why", s.why}});

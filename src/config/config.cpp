@@ -9,7 +9,10 @@
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/strings.hpp"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -76,9 +79,21 @@ std::filesystem::path Config::audit_file() const {
   return state_home() / "audit.jsonl";
 }
 
+namespace {
+
+// Whether `path` exists. Anything but "no such file" (EACCES on /etc/sandpit, say) is an error:
+// a system config that cannot be read must not count as absent.
+bool present(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return true;
+  if (errno == ENOENT || errno == ENOTDIR) return false;
+  throw Error(ExitCode::usage, "config " + path, std::strerror(errno));
+}
+
+} // namespace
+
 std::string system_config_path() {
-  std::error_code ec;
-  if (std::filesystem::exists(k_system_config, ec)) return k_system_config;
+  if (present(k_system_config)) return k_system_config;
   if (const char* env = std::getenv("SANDPIT_SYSTEM_CONFIG"); env != nullptr && *env != '\0') return env;
   return k_system_config;
 }
@@ -109,8 +124,7 @@ Config load(const LoadOptions& options) {
   apply_toml(config, defaults_document(), "(default)", Source::Kind::system);
   auto read = [&](const std::string& path, Source::Kind kind, bool required) {
     Source source{kind, path, false};
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec)) {
+    if (present(path)) {
       auto text = check(sys::read_file(path), ExitCode::usage, "config " + path);
       apply_toml(config, text, path, kind);
       source.read = true;

@@ -65,34 +65,38 @@ void create_image(const std::filesystem::path& image, const std::filesystem::pat
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) std::filesystem::remove_all(entry.path(), ec);
 }
 
-bool serves(const std::string& device_name, const std::filesystem::path& image) {
-  std::ifstream backing("/sys/block/" + device_name + "/loop/backing_file");
-  std::string path;
-  return backing && std::getline(backing, path) && path == image.string();
+// An open loop device whose backing file is `image` (same device and inode: a path can be spelt many ways).
+sys::Fd open_if_serving(const std::string& device_name, const struct stat& image) {
+  sys::Fd fd(::open(("/dev/" + device_name).c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd.valid()) return fd;
+  // Checked after opening: our descriptor keeps an autoclear device from being detached and reused meanwhile.
+  loop_info64 info{};
+  if (::ioctl(fd.get(), LOOP_GET_STATUS64, &info) != 0 || info.lo_device != image.st_dev || info.lo_inode != image.st_ino) return {};
+  return fd;
 }
 
 // Where the last attach of `image` went ("loop3"), so the next one need not scan every device.
 std::filesystem::path hint_file(const std::filesystem::path& image) { return image.string() + ".loop"; }
 
 // The loop device already serving `image`, if any: one device per image keeps one superblock.
-std::string attached_device(const std::filesystem::path& image) {
+sys::Fd attached_device(const std::filesystem::path& image) {
+  struct stat st {};
+  if (::stat(image.c_str(), &st) != 0) fail("stat " + image.string(), std::strerror(errno));
   std::string hint;
-  if (std::ifstream in(hint_file(image)); in && std::getline(in, hint) && hint.rfind("loop", 0) == 0 && serves(hint, image)) {
-    return "/dev/" + hint;
+  if (std::ifstream in(hint_file(image)); in && std::getline(in, hint) && hint.rfind("loop", 0) == 0) {
+    if (auto fd = open_if_serving(hint, st); fd.valid()) return fd;
   }
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
     const auto name = entry.path().filename().string();
-    if (name.rfind("loop", 0) == 0 && serves(name, image)) return "/dev/" + name;
+    if (name.rfind("loop", 0) != 0 || !std::filesystem::exists(entry.path() / "loop", ec)) continue;
+    if (auto fd = open_if_serving(name, st); fd.valid()) return fd;
   }
-  return "";
+  return {};
 }
 
 sys::Fd attach(const std::filesystem::path& image) {
-  if (auto existing = attached_device(image); !existing.empty()) {
-    sys::Fd fd(::open(existing.c_str(), O_RDWR | O_CLOEXEC));
-    if (fd.valid()) return fd;
-  }
+  if (auto existing = attached_device(image); existing.valid()) return existing;
   sys::Fd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
   if (!control.valid()) fail("open /dev/loop-control", std::strerror(errno));
   sys::Fd backing(::open(image.c_str(), O_RDWR | O_CLOEXEC));

@@ -17,6 +17,10 @@ std::size_t complete_utf8_prefix(std::string_view data);
 
 // Edit distance (insertions, deletions, substitutions, swaps of neighbours), for "did you mean" suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b);
+// `text` on one line and harmless to a terminal: C0 and C1 control characters and DEL
+// become \xNN (so a newline or an escape sequence in a file name cannot forge output).
+std::string one_line(std::string_view text);
+
 // The candidate closest to `word` if it is close enough to be a likely typo, else "".
 std::string closest(std::string_view word, const std::vector<std::string>& candidates);
 

@@ -39,6 +39,8 @@ TEST_CASE("Config::load, identity and access keys come only from the system conf
   CHECK(user_error(c, "[access]\nexec = \"everyone\"\n").find("access.exec: only the system config") != std::string::npos);
   CHECK(user_error(c, "[network]\nenabled = true\n").find("network.enabled: only the system config") != std::string::npos);
   CHECK(user_error(c, "[audit]\npath = \"/dev/null\"\n").find("audit.path: only the system config") != std::string::npos);
+  // The interpreter's arguments are never screened by the pattern list: a user must not add any.
+  CHECK(user_error(c, "[languages.bash]\ncommand = [\"/bin/bash\", \"-c\", \"rm -rf /workspace\"]\n").find("languages.bash.command: only the system config") != std::string::npos);
 }
 
 TEST_CASE("Config::load, without a system config the user sets everything") {
