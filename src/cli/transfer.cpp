@@ -1,6 +1,5 @@
 #include "transfer.hpp"
 
-#include "sandpit/audit/record.hpp"
 #include "sandpit/core/error.hpp"
 #include "sandpit/files/quota.hpp"
 #include "sandpit/session/admission.hpp"
@@ -21,44 +20,18 @@ std::string printable(const std::string& text) {
   return quoted.substr(1, quoted.size() - 2);
 }
 
-constexpr std::size_t k_max_listed = 1000; // files named in one audit record
-
-ordered_json files_json(const files::Report& report, std::size_t limit) {
+ordered_json files_json(const files::Report& report) {
   ordered_json list = ordered_json::array();
-  for (std::size_t i = 0; i < report.files.size() && i < limit; ++i) {
-    const auto& f = report.files[i];
-    list.push_back({{"host", f.host}, {"sandbox", f.sandbox}, {"bytes", f.bytes}, {"sha256", f.sha256}});
-  }
+  for (const auto& f : report.files) list.push_back({{"host", f.host}, {"sandbox", f.sandbox}, {"bytes", f.bytes}, {"sha256", f.sha256}});
   return list;
 }
 
-struct Request {
-  std::string_view command;
-  const std::string& from;
-  const std::string& to;
-};
-
-void audit_transfer(Context& context, const Request& request, const Workspace& workspace, const files::Report* report,
-                    const Error* error, double ms) {
-  const auto command = request.command;
+void audit_transfer(Context& context, std::string_view command, const session::TransferAsked& asked, const Workspace& workspace,
+                    const files::Report* report, const Error* error, double ms) {
   const auto& config = context.config();
-  audit::Record r;
-  r.user = policy::identify(config).user;
-  r.workspace = workspace.host_dir.string();
-  r.command = std::string(command);
-  r.success = error == nullptr;
-  r.exit_code = error ? static_cast<int>(error->code()) : 0;
-  r.duration_ms = static_cast<std::int64_t>(ms + 0.5);
-  if (error) r.error = error->subject() + ": " + error->reason();
-  r.extra["from"] = request.from;
-  r.extra["to"] = request.to;
-  if (report) {
-    r.extra["files"] = files_json(*report, k_max_listed);
-    r.extra["file_count"] = report->files.size();
-    r.extra["bytes"] = report->bytes();
-    if (!report->skipped.empty()) r.extra["skipped"] = report->skipped.size();
-  }
-  if (auto warning = session::append_audit(config, std::move(r)); !warning.empty()) fmt::print(stderr, "sandpit: {}\n", warning);
+  auto caller = session::caller_for(config, std::string(command));
+  auto record = session::transfer_record(caller, workspace, asked, report, error, ms);
+  if (auto warning = session::append_audit(config, std::move(record)); !warning.empty()) fmt::print(stderr, "sandpit: {}\n", warning);
 }
 
 void print_report(std::string_view command, const files::Report& report, bool json) {
@@ -66,7 +39,7 @@ void print_report(std::string_view command, const files::Report& report, bool js
   if (json) {
     ordered_json skipped = ordered_json::array();
     for (const auto& s : report.skipped) skipped.push_back({{"path", s.path}, {"why", s.why}});
-    fmt::print("{}\n", ordered_json{{"files", files_json(report, report.files.size())}, {"bytes", report.bytes()}, {"skipped", skipped}}
+    fmt::print("{}\n", ordered_json{{"files", files_json(report)}, {"bytes", report.bytes()}, {"skipped", skipped}}
                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
@@ -98,10 +71,10 @@ ExitCode run_transfer(Context& context, std::string_view command, const std::str
     auto roots = options.volume_only ? files::open_volume_root() : files::open_roots(workspace);
     report = copy(roots, transfer);
   } catch (const Error& e) {
-    audit_transfer(context, {command, from, to}, workspace, nullptr, &e, elapsed());
+    audit_transfer(context, command, {from, to}, workspace, nullptr, &e, elapsed());
     throw;
   }
-  audit_transfer(context, {command, from, to}, workspace, &report, nullptr, elapsed());
+  audit_transfer(context, command, {from, to}, workspace, &report, nullptr, elapsed());
   print_report(command, report, options.json);
   return ExitCode::success;
 }

@@ -84,6 +84,39 @@ void set_outcome(audit::Record& record, const ExecResult& result) {
   if (result.error) record.error = result.error->value.empty() ? result.error->name : result.error->name + ": " + result.error->value;
 }
 
+namespace {
+
+constexpr std::size_t k_max_listed = 1000; // files named in one audit record
+
+} // namespace
+
+audit::Record transfer_record(const Caller& caller, const Workspace& workspace, const TransferAsked& asked,
+                              const files::Report* report, const Error* error, double ms) {
+  audit::Record r;
+  r.user = caller.user;
+  r.workspace = workspace.host_dir.string();
+  r.command = caller.command;
+  r.success = error == nullptr;
+  r.exit_code = error ? static_cast<int>(error->code()) : 0;
+  r.duration_ms = static_cast<std::int64_t>(ms + 0.5);
+  if (error) r.error = error->subject() + ": " + error->reason();
+  r.extra["from"] = asked.from;
+  r.extra["to"] = asked.to;
+  if (report) {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (std::size_t i = 0; i < report->files.size() && i < k_max_listed; ++i) {
+      const auto& f = report->files[i];
+      list.push_back({{"host", f.host}, {"sandbox", f.sandbox}, {"bytes", f.bytes}, {"sha256", f.sha256}});
+    }
+    r.extra["files"] = std::move(list);
+    r.extra["file_count"] = report->files.size();
+    r.extra["bytes"] = report->bytes();
+    if (!report->skipped.empty()) r.extra["skipped"] = report->skipped.size();
+  }
+  if (!caller.client.empty()) r.extra["client"] = caller.client;
+  return r;
+}
+
 std::string append_audit(const config::Config& config, audit::Record record) {
   try {
     audit::Log log(config.audit_file(), config.audit_fsync ? audit::Sync::yes : audit::Sync::no);

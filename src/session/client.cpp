@@ -164,7 +164,8 @@ Completeness Client::check(const std::string& language, const std::string& code)
   return parse_completeness(reply.value("status", "")).value_or(Completeness::complete);
 }
 
-ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const std::function<void(const json&)>& on_event) {
+ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const std::function<void(const json&)>& on_event,
+                           const Interruption& interruption) {
   protocol::Request request;
   request.type = RequestType::execute;
   request.execute = e;
@@ -180,18 +181,26 @@ ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const s
     ~Restore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
   } restore{old};
   std::string out, err; // the result event leaves them out: they came as stream events
+  bool interrupted = false; // by `interruption`: said once
   while (true) {
     auto line = m_reader->poll_next();
     if (!line) fail("session", line.failure().message());
     if (!*line) {
       if (m_reader->eof()) fail("session", "the session daemon went away during the execution");
-      pollfd fds[2] = {{m_fd.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0 && errno != EINTR) fail("session", std::strerror(errno));
+      pollfd fds[3] = {{m_fd.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}, {interrupted ? -1 : interruption.fd, POLLIN, 0}};
+      if (::poll(fds, 3, -1) < 0 && errno != EINTR) fail("session", std::strerror(errno));
       if ((fds[1].revents & POLLIN) != 0) {
         signalfd_siginfo info;
         while (::read(sigfd.get(), &info, sizeof info) == sizeof info) {
         }
         (void)protocol::send(m_fd.get(), {{"type", "interrupt"}});
+      }
+      if ((fds[2].revents & (POLLIN | POLLHUP)) != 0) {
+        interrupted = true;
+        protocol::Request stop;
+        stop.type = RequestType::interrupt;
+        stop.reason = interruption.reason ? interruption.reason() : "";
+        (void)protocol::send(m_fd.get(), protocol::encode(stop));
       }
       continue;
     }

@@ -48,12 +48,17 @@ public:
     }
     if (!*line) return Stop::none;
     auto request = protocol::decode_request(**line);
-    return request && request->type == RequestType::interrupt ? Stop::interrupt : Stop::none;
+    if (!request || request->type != RequestType::interrupt) return Stop::none;
+    if (m_reason.empty()) m_reason = request->reason;
+    return Stop::interrupt;
   }
+  // Why the client interrupted, when it said (an MCP client's cancellation); "" for Ctrl-C.
+  const std::string& reason() const { return m_reason; }
 
 private:
   int m_fd;
   protocol::LineReader& m_reader;
+  std::string m_reason;
 };
 
 class Daemon {
@@ -190,6 +195,7 @@ private:
       sink.flush();
       snapshot();
       set_outcome(record, result);
+      if (!canceller.reason().empty()) record.extra["cancelled"] = canceller.reason();
       auto warning = append_audit(m_config, record);
       if (auto full = files::full_areas(m_config, m_workspace); !full.empty()) warning += (warning.empty() ? "" : "\nsandpit: ") + full;
       recorded = true;

@@ -1,27 +1,15 @@
 #include "images.hpp"
 
+#include "sandpit/files/base64.hpp"
 #include "sandpit/sys/fd.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace sandpit::session {
 namespace {
-
-std::optional<std::string> decode_base64(const std::string& text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out(text.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t padding = 0;
-  for (auto it = text.rbegin(); it != text.rend() && *it == '=' && padding < 2; ++it) ++padding;
-  out.resize(static_cast<std::size_t>(n) - padding);
-  return out;
-}
 
 std::string_view extension(const std::string& format) {
   if (format == "png") return "png";
@@ -39,7 +27,7 @@ void save_images(ExecResult& result, const std::filesystem::path& dir) {
   int index = 0;
   for (auto& image : result.images) {
     ++index;
-    auto bytes = decode_base64(image.value("base64", ""));
+    auto bytes = files::decode_base64(image.value("base64", ""));
     if (!bytes) continue;
     auto name = fmt::format("{}-{}-{}.{}", result.session, result.execution_count, index, extension(image.value("format", "")));
     auto path = dir / name;

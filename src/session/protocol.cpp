@@ -128,6 +128,14 @@ Result<Request> decode_request(std::string_view line) {
       }
       return r;
     }
+    if (t == RequestType::interrupt) {
+      if (auto f = check_fields(m, {"reason"})) return *f;
+      if (m.contains("reason")) {
+        if (!m["reason"].is_string() || m["reason"].get<std::string>().size() > 512) return bad("'reason' must be a short string");
+        r.reason = m["reason"].get<std::string>();
+      }
+      return r;
+    }
     if (auto f = check_fields(m, {})) return *f;
     return r;
   }
@@ -152,6 +160,8 @@ nlohmann::json encode(const Request& r) {
   } else if (r.type == RequestType::check) {
     m["language"] = r.execute.language;
     m["code"] = r.execute.code;
+  } else if (r.type == RequestType::interrupt && !r.reason.empty()) {
+    m["reason"] = r.reason;
   }
   return m;
 }

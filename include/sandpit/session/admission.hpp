@@ -3,7 +3,9 @@
 
 #include "sandpit/audit/record.hpp"
 #include "sandpit/config/config.hpp"
+#include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
+#include "sandpit/files/files.hpp"
 #include "sandpit/policy/policy.hpp"
 #include "sandpit/session/execution.hpp"
 
@@ -37,6 +39,16 @@ std::string warning_text(const policy::Finding& finding);
 audit::Record exec_record(const Caller& caller, const Workspace& workspace, const ExecRequest& request);
 // Fills in the outcome.
 void set_outcome(audit::Record& record, const ExecResult& result);
+// What an upload or download was asked to do: the paths as the caller gave them.
+struct TransferAsked {
+  std::string from;
+  std::string to;
+};
+// The record of a transfer (caller.command is "upload", "download", "import" or
+// "export"): the files copied (at most 1000 named, with bytes and sha256) or the error.
+audit::Record transfer_record(const Caller& caller, const Workspace& workspace, const TransferAsked& asked,
+                              const files::Report* report, const Error* error, double ms);
+
 // Appends to the config's audit log. Returns "" or the warning to print
 // (a torn line found, or the log could not be written).
 std::string append_audit(const config::Config& config, audit::Record record);

@@ -14,6 +14,13 @@ namespace sandpit::session {
 
 enum class Start { yes, no };
 
+// A way other than Ctrl-C to interrupt an execution (an MCP client's cancellation):
+// once `fd` is readable the run is interrupted, and `reason()` goes into its audit record.
+struct Interruption {
+  int fd = -1;
+  std::function<std::string()> reason;
+};
+
 class Client {
 public:
   // Connects to the workspace's daemon. With Start::yes a missing daemon is
@@ -30,7 +37,8 @@ public:
   // (Ctrl-C) while it runs interrupts the code, not this process. `on_event`,
   // when set, sees every event message as it arrives (for --events).
   ExecResult execute(const protocol::Execute& request, OutputSink& sink,
-                     const std::function<void(const nlohmann::json&)>& on_event = {});
+                     const std::function<void(const nlohmann::json&)>& on_event = {},
+                     const Interruption& interruption = {});
 
   // Whether `code` is a whole cell in `language` ("python" | "javascript" | "bash"), as its parser says. Throws Error.
   Completeness check(const std::string& language, const std::string& code);

@@ -13,7 +13,7 @@ namespace sandpit::session::protocol {
 
 // Bumped whenever a request or reply changes shape. A client and a daemon of
 // different versions refuse each other with a message that says what to run.
-inline constexpr int k_version = 3;
+inline constexpr int k_version = 4;
 // Longest line either side accepts (a cell of code fits well within it).
 inline constexpr std::size_t k_max_line = 16u << 20;
 inline constexpr std::size_t k_max_code = 8u << 20;
@@ -37,6 +37,7 @@ struct Request {
   int protocol = 0;       // hello
   std::string client;     // hello: "sandpit 0.1.0"
   Execute execute;        // execute; check uses its language and code
+  std::string reason;     // interrupt: why, for the audit record ("" for Ctrl-C; "cancelled by the client: ...")
 };
 
 // Decodes one line (without its newline). Anything outside the closed set of
