@@ -33,12 +33,16 @@ void print_error(const std::string& raw_what, const std::string& raw_why) {
 }
 
 // The app every parse uses, the CLI's and each dot-command's: one registry, one option parser.
-Subcommands add_commands(CLI::App& app, Context& context, std::vector<std::unique_ptr<Command>>& commands) {
+enum class Via { command_line, repl };
+
+Subcommands add_commands(CLI::App& app, Context& context, std::vector<std::unique_ptr<Command>>& commands,
+                         Via via = Via::command_line) {
   app.set_version_flag("-V,--version", "sandpit " SANDPIT_VERSION);
   app.fallthrough();
   app.add_option("--config", context.config_file, "Read this config file after the user config")->type_name("FILE");
   Subcommands subs;
   for (auto& command : commands) {
+    if (via == Via::repl && !command->in_repl()) continue;
     auto* sub = app.add_subcommand(std::string(command->name()), std::string(command->summary()));
     command->add_to(*sub);
     subs.emplace_back(sub, command.get());
@@ -91,7 +95,7 @@ repl::Dispatcher make_dispatcher(const std::string& config_file) {
   CLI::App app;
   Context context;
   auto commands = make_commands();
-  for (const auto& [sub, command] : add_commands(app, context, commands)) {
+  for (const auto& [sub, command] : add_commands(app, context, commands, Via::repl)) {
     repl::CommandInfo info{std::string(command->name()), std::string(command->summary()), {}};
     for (const auto* option : sub->get_options()) {
       for (const auto& name : option->get_lnames()) info.options.push_back("--" + name);
@@ -103,7 +107,7 @@ repl::Dispatcher make_dispatcher(const std::string& config_file) {
     CLI::App dot{"", "sandpit"};
     Context dot_context;
     auto dot_commands = make_commands();
-    auto subs = add_commands(dot, dot_context, dot_commands);
+    auto subs = add_commands(dot, dot_context, dot_commands, Via::repl);
     dot.require_subcommand(1);
     std::vector<std::string> args(argv.rbegin(), argv.rend()); // CLI11 takes them last first
     if (auto status = parse(dot, [&] { dot.parse(args); }, "." + argv.front() + " --help")) return static_cast<ExitCode>(*status);

@@ -15,5 +15,6 @@ std::unique_ptr<Command> make_download_command();
 std::unique_ptr<Command> make_volume_command();
 std::unique_ptr<Command> make_audit_command();
 std::unique_ptr<Command> make_stats_command();
+std::unique_ptr<Command> make_mcp_command();
 
 } // namespace sandpit::cli

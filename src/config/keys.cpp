@@ -67,6 +67,8 @@ constexpr std::array k_keys{
             SetBy::tighten},
     KeyInfo{"audit.path", KeyType::string, R"("")", "the audit log (empty: $XDG_STATE_HOME/sandpit/audit.jsonl)", SetBy::system},
     KeyInfo{"audit.fsync", KeyType::boolean, "false", "fdatasync each audit record (survives power loss; costs a disk flush per run)", SetBy::system},
+    KeyInfo{"mcp.max_timeout", KeyType::duration, R"("10m")", "the longest timeout a run_code call of `sandpit mcp` may ask for (its default: limits.timeout)", SetBy::anyone},
+    KeyInfo{"mcp.max_output", KeyType::integer, "20000", "characters of each output stream a `sandpit mcp` result shows (head and tail; the rest goes to a file)", SetBy::anyone},
     KeyInfo{"languages.python.command", KeyType::string_list, R"(["/usr/bin/python3"])", "the Python interpreter inside the sandbox", SetBy::system},
     KeyInfo{"languages.javascript.command", KeyType::string_list, R"(["/usr/bin/node"])", "the Node.js interpreter inside the sandbox", SetBy::system},
     KeyInfo{"languages.bash.command", KeyType::string_list, R"(["/bin/bash"])", "the shell inside the sandbox", SetBy::system},

@@ -170,6 +170,11 @@ void set_other(const Setter& s) {
   const std::string_view name = s.key.name;
   if (name == "network.enabled") c.network_enabled = s.boolean();
   else if (name == "jail.ro_binds") c.ro_binds = s.list();
+  else if (name == "mcp.max_timeout") c.mcp_max_timeout = s.duration();
+  else if (name == "mcp.max_output") {
+    c.mcp_max_output = s.whole();
+    s.at_least(c.mcp_max_output, 1000, false);
+  }
   else if (strings::starts_with(name, "languages.")) {
     auto argv = s.list();
     if (argv.empty() || argv[0].empty() || argv[0][0] != '/') s.refuse("expected a list starting with an absolute path");

@@ -36,6 +36,8 @@ public:
   // Declares the command's options on its CLI11 subcommand.
   virtual void add_to(CLI::App& app) = 0;
   virtual ExitCode run(Context& context) = 0;
+  // Whether the REPL offers it as a dot-command (`mcp` takes over stdin and stdout: not there).
+  virtual bool in_repl() const { return true; }
 };
 
 // Every command, in the order `--help` lists them.

@@ -62,6 +62,8 @@ struct Config {
   std::vector<Pattern> patterns;
   std::string audit_path; // empty: state_home()/audit.jsonl
   bool audit_fsync = false;
+  units::Millis mcp_max_timeout{600'000};
+  std::uint64_t mcp_max_output = 20'000; // characters per stream
 
   std::map<std::string, std::string> origins; // key -> "(default)", a file path, or "--flag"
   std::map<std::string, std::string> shown;   // key -> its effective value as TOML text

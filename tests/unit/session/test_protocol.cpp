@@ -79,3 +79,17 @@ TEST_CASE("complete_utf8_prefix, never ends inside a character") {
   CHECK(complete_utf8_prefix(euro.substr(0, 2)) == 0);
   CHECK(complete_utf8_prefix(euro) == 3);
 }
+
+TEST_CASE("decode_request, interrupt may say why, in one short string") {
+  Request stop;
+  stop.type = RequestType::interrupt;
+  stop.reason = "cancelled by the client: timed out";
+  auto decoded = decode_request(encode(stop).dump());
+  REQUIRE(decoded.ok());
+  CHECK(decoded->type == RequestType::interrupt);
+  CHECK(decoded->reason == "cancelled by the client: timed out");
+  CHECK(decode_request(R"({"type":"interrupt"})")->reason.empty());
+  CHECK(why(R"({"type":"interrupt","reason":7})") == "'reason' must be a short string");
+  CHECK(why(R"({"type":"interrupt","because":"x"})") == "unexpected field 'because'");
+  CHECK(why(R"({"type":"interrupt","reason":")" + std::string(600, 'x') + "\"}") == "'reason' must be a short string");
+}
