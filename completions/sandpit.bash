@@ -13,6 +13,7 @@ _sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --no-wait --json
 _sandpit_session_opts="-h --help -w --workspace --json"
 _sandpit_session_actions="list info stop restart reset"
 _sandpit_doctor_opts="-h --help -w --workspace --json"
+_sandpit_mcp_opts="-h --help --allow-dir --structured"
 _sandpit_upload_opts="-h --help -w --workspace -r --recursive --json"
 _sandpit_download_opts="-h --help -w --workspace -r --recursive -f --force --json"
 _sandpit_volume_opts="-h --help -f --force --json"
@@ -62,7 +63,7 @@ _sandpit() {
             --config | -w | --workspace | -l | --language) ((i++)) ;;
             --config=*) ;;
             -*) ;;
-            exec | shell | session | upload | download | volume | audit | stats | config | doctor)
+            exec | shell | session | upload | download | volume | audit | stats | config | doctor | mcp)
                 command=${words[i]}
                 command_index=$i
                 break
@@ -81,6 +82,12 @@ _sandpit() {
             --config)
                 _sandpit_compreply_files
                 return
+                ;;
+            --allow-dir)
+                if [[ $command == mcp ]]; then
+                    _sandpit_compreply_files -d
+                    return
+                fi
                 ;;
             -w | --workspace)
                 if [[ -z $command || $command == exec || $command == shell || $command == session || $command == upload || $command == download || $command == doctor ]]; then
@@ -126,7 +133,7 @@ _sandpit() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$_sandpit_global_opts" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "exec shell session upload download volume audit stats config doctor" -- "$cur"))
+                COMPREPLY=($(compgen -W "exec shell session upload download volume audit stats config doctor mcp" -- "$cur"))
             fi
             ;;
         exec)
@@ -207,6 +214,11 @@ _sandpit() {
         doctor)
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$_sandpit_doctor_opts --config" -- "$cur"))
+            fi
+            ;;
+        mcp)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_mcp_opts --config" -- "$cur"))
             fi
             ;;
     esac
