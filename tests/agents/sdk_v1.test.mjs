@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 import { conformance } from './conformance.mjs';
-import { PLOT, pngSize, SANDPIT, Sandbox, textOf } from './helpers.mjs';
+import { GOLDEN_TOOLS, PLOT, pngSize, SANDPIT, Sandbox, textOf } from './helpers.mjs';
 
 const sandbox = new Sandbox('sdk-v1');
 after(() => sandbox.cleanup());
@@ -114,6 +114,50 @@ describe('files through upload_file and download_file', () => {
     assert.match(textOf(await call(client, 'run_code', { code: 'import os; os.path.exists("note.txt")', session: 'files' })), /True/);
     await call(client, 'reset_session', { session: 'files', wipe_files: true });
     assert.match(textOf(await call(client, 'run_code', { code: 'import os; os.path.exists("note.txt")', session: 'files' })), /False/);
+  });
+
+  test('closes', async () => {
+    await close();
+  });
+});
+
+describe('--structured: output schemas, and structuredContent the SDK validates against them', () => {
+  let client;
+  let close;
+
+  test('connects with --structured; every tool declares an outputSchema', async () => {
+    ({ client, close } = await connect(['--structured']));
+    const { tools } = await client.listTools(); // the SDK keeps the schemas and checks each result against its own
+    assert.deepEqual(tools.map((t) => t.name), GOLDEN_TOOLS.map((t) => t.name));
+    for (const tool of tools) assert.equal(tool.outputSchema?.type, 'object', tool.name);
+  });
+
+  test('run_code: the exec --json object, images without base64, beside the same content blocks', async () => {
+    const result = await call(client, 'run_code', { code: PLOT + '\nprint("plotted")\n6 * 7', session: 'structured' });
+    assert.equal(result.isError, false, textOf(result));
+    const s = result.structuredContent;
+    assert.equal(s.success, true);
+    assert.equal(s.language, 'python');
+    assert.equal(s.stdout, 'plotted\n');
+    assert.deepEqual(s.result, { 'text/plain': '42' });
+    assert.equal(s.images.length, 1);
+    assert.equal(s.images[0].base64, undefined);
+    assert.equal(s.exit_code, 0);
+    assert.match(textOf(result), /plotted/);
+    assert.equal(result.content.filter((c) => c.type === 'image').length, 1);
+  });
+
+  test('a failed run: the error object, and isError', async () => {
+    const result = await call(client, 'run_code', { code: 'undefined_name', session: 'structured' });
+    assert.equal(result.isError, true);
+    assert.equal(result.structuredContent.error.name, 'NameError');
+  });
+
+  test('upload_file and reset_session report structured too', async () => {
+    const up = await call(client, 'upload_file', { path: 'x.txt', content_base64: Buffer.from('x').toString('base64'), session: 'structured' });
+    assert.equal(up.structuredContent.bytes, 1);
+    const reset = await call(client, 'reset_session', { session: 'structured' });
+    assert.deepEqual(reset.structuredContent, { session: 'structured', wiped_files: false });
   });
 
   test('closes', async () => {
