@@ -28,10 +28,14 @@ json report_json(const files::Report& report) {
   return {{"files", list}, {"bytes", report.bytes()}};
 }
 
-std::string report_text(const char* verb, const files::Report& report) {
+enum class Way { in, out };
+
+// "uploaded HOST -> /workspace/x (12 KiB, sha256 ...)", one line per file, then what was skipped.
+std::string report_text(Way way, const files::Report& report) {
   std::string text;
   for (const auto& f : report.files) {
-    text += fmt::format("{} {}{} ({}, sha256 {})\n", verb, f.sandbox, f.host.empty() ? "" : " <-> " + f.host, units::format_size(f.bytes), f.sha256);
+    const auto route = way == Way::in ? f.host + " -> " + f.sandbox : f.host.empty() ? f.sandbox : f.sandbox + " -> " + f.host;
+    text += fmt::format("{} {} ({}, sha256 {})\n", way == Way::in ? "uploaded" : "downloaded", route, units::format_size(f.bytes), f.sha256);
   }
   for (const auto& s : report.skipped) text += fmt::format("skipped {}: {}\n", s.path, s.why);
   return text;
@@ -81,7 +85,7 @@ json SandpitTools::upload_file(const json& arguments, Call& call) {
       return files::upload(host, roots, destination, t);
     });
   }
-  json out = text_result(report_text("uploaded", report), false);
+  json out = text_result(report_text(Way::in, report), false);
   if (m_structured) out["structuredContent"] = report_json(report);
   return out;
 }
@@ -97,7 +101,7 @@ json SandpitTools::download_file(const json& arguments, Call& call) {
     const auto host = m_env.allowed_host_path(*host_path, false);
     report = m_env.transfer(caller, workspace, {source.shown(), host.string()},
                             [&](const files::Roots& roots, const files::Transfer& t) { return files::download(roots, source, host, t); });
-    json out = text_result(report_text("downloaded", report), false);
+    json out = text_result(report_text(Way::out, report), false);
     if (m_structured) out["structuredContent"] = report_json(report);
     return out;
   }
@@ -113,7 +117,7 @@ json SandpitTools::download_file(const json& arguments, Call& call) {
     block = {{"type", "resource"},
              {"resource", {{"uri", file_uri(source)}, {"mimeType", "application/octet-stream"}, {"blob", files::encode_base64(bytes)}}}};
   }
-  json out = {{"content", json::array({{{"type", "text"}, {"text", report_text("downloaded", report)}}, block})}, {"isError", false}};
+  json out = {{"content", json::array({{{"type", "text"}, {"text", report_text(Way::out, report)}}, block})}, {"isError", false}};
   if (m_structured) out["structuredContent"] = report_json(report);
   return out;
 }

@@ -46,7 +46,7 @@ describe('files through upload_file and download_file', () => {
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     const up = await call(client, 'upload_file', { path: 'data/all.bin', content_base64: bytes.toString('base64'), session: 'files' });
     assert.equal(up.isError, false, textOf(up));
-    assert.match(textOf(up), /uploaded \/workspace\/data\/all\.bin .*sha256 40aff2e9d2d8922e47afd4648e6967497158785fbd1da870e7110266bf944880/);
+    assert.match(textOf(up), /^uploaded \(content_base64, 256 bytes\) -> \/workspace\/data\/all\.bin \(256B, sha256 40aff2e9d2d8922e47afd4648e6967497158785fbd1da870e7110266bf944880/);
     const seen = await call(client, 'run_code', { code: 'len(open("/workspace/data/all.bin","rb").read())', session: 'files' });
     assert.match(textOf(seen), /\[result\]\n256\n/);
     const down = await call(client, 'download_file', { path: '/workspace/data/all.bin', session: 'files' });
