@@ -14,6 +14,7 @@ def _driver():
     # cell it is ignored, so it can never take the driver down.
     _signal.signal(2, _signal.SIG_IGN)
     ns = {"__name__": "__main__", "__builtins__": builtins}
+    sources = {}  # every cell's source by name, for tracebacks through earlier cells
     esc = {i: "\\u%04x" % i for i in range(32)}
     esc.update({34: '\\"', 92: "\\\\"})
 
@@ -50,6 +51,7 @@ def _driver():
 
     def run(src, name, cell):
         sys.argv = [name]
+        sources[name] = src
         value, err, status = None, None, 0
         try:
             _signal.signal(2, _signal.default_int_handler)
@@ -70,7 +72,7 @@ def _driver():
             err = status and {"name": "SystemExit", "value": str(status), "traceback": ""} or None
         except BaseException as e:
             _signal.signal(2, _signal.SIG_IGN)
-            err, status = _cold()["error"](e, src, name), 1
+            err, status = _cold()["error"](e, sources), 1
         _signal.signal(2, _signal.SIG_IGN)
         figures = _cold()["figures"]() if "matplotlib.pyplot" in sys.modules else []
         _flush()
@@ -156,9 +158,10 @@ def add_html(value, result):
         pass
 
 
-def error(e, src, name):
+def error(e, sources):
     import linecache, traceback
-    linecache.cache[name] = (len(src), None, src.splitlines(True), name)
+    for name, src in sources.items():
+        linecache.cache[name] = (len(src), None, src.splitlines(True), name)
     tb = e.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
         tb = tb.tb_next

@@ -216,6 +216,11 @@ private:
       (void)protocol::send(fd, error_message("setup", err.reason(), static_cast<int>(err.code()), err.subject()));
     } catch (const std::exception& err) {
       // Never let one execution take the daemon, and every other client's session, down.
+      if (!recorded) {
+        record.exit_code = 125;
+        record.error = std::string("internal error: ") + err.what();
+        (void)append_audit(m_config, record);
+      }
       (void)protocol::send(fd, error_message("internal", err.what(), 125, "session"));
     }
   }

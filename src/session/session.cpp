@@ -244,7 +244,10 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
     // that does not read (stopped, wedged) cannot hold the session.
     const auto cell = new_cell_id();
     ++kernel.executions;
-    outcome = run_loop(*m_jail, kernel.pid, {kernel.out.get(), kernel.err.get(), kernel.ctl.get(), cell, frame(request, cell), fresh}, policy,
+    // Each cell its own name, so a traceback through a function an earlier cell defined shows that cell's lines.
+    auto named = request;
+    if (named.filename == "<cell>") named.filename = fmt::format("<cell {}>", result.execution_count);
+    outcome = run_loop(*m_jail, kernel.pid, {kernel.out.get(), kernel.err.get(), kernel.ctl.get(), cell, frame(named, cell), fresh}, policy,
                        started + request.timeout, m_config.limits.output, sink, canceller, result);
     drop_if_lost(request.language, kernel, outcome);
   }

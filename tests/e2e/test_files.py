@@ -179,13 +179,41 @@ def test_persist_survives_reset_and_spans_workspaces(sp, tmp_path):
 
 
 def test_files_survive_stop_idle_exit_and_a_daemon_crash(sp):
+    sp.configure('[session]\nidle_timeout = "1s"\n')
     sp.exec("open('a.txt', 'w').write('1')", check=SUCCESS)
     sp.run("session", "stop", "-w", str(sp.workspace), check=SUCCESS)
     sp.exec("open('b.txt', 'w').write('2')", check=SUCCESS)
     info = json.loads(sp.run("session", "info", "-w", str(sp.workspace), "--json", check=SUCCESS).stdout)
     os.kill(info["pid"], 9)
     time.sleep(0.5)
-    assert sp.shell("cat a.txt b.txt", check=SUCCESS).stdout == "12"
+    sp.exec("open('c.txt', 'w').write('3')", check=SUCCESS)
+    info = json.loads(sp.run("session", "info", "-w", str(sp.workspace), "--json", check=SUCCESS).stdout)
+    for _ in range(50):  # the idle timeout ends the daemon by itself
+        if not Path(f"/proc/{info['pid']}").exists():
+            break
+        time.sleep(0.1)
+    assert not Path(f"/proc/{info['pid']}").exists(), "the daemon did not exit when idle"
+    assert sp.shell("cat a.txt b.txt c.txt", check=SUCCESS).stdout == "123"
+
+
+def test_the_per_transfer_cap_refuses_more_and_loses_nothing(sp, tmp_path):
+    sp.configure('[limits]\ntransfer = "4KiB"\n')
+    small, big = tmp_path / "small.bin", tmp_path / "big.bin"
+    small.write_bytes(os.urandom(4096))
+    big.write_bytes(os.urandom(4097))
+    sp.run("upload", "-w", str(sp.workspace), str(small), "kept.bin", check=SUCCESS)
+    proc = sp.run("upload", "-w", str(sp.workspace), str(big), "kept.bin")
+    assert proc.returncode != SUCCESS and "limits.transfer" in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("sandpit: ") and proc.stderr.count("\n") == 1
+    # The file already there is untouched, and a download is held to the same cap.
+    inside = sp.exec("import hashlib; print(hashlib.sha256(open('kept.bin','rb').read()).hexdigest())", check=SUCCESS)
+    assert inside.stdout.strip() == sha(small)
+    sp.exec("open('large.bin', 'wb').write(b'x' * 5000)", check=SUCCESS)
+    proc = sp.run("download", "-w", str(sp.workspace), "large.bin", str(tmp_path / "large.bin"))
+    assert proc.returncode != SUCCESS and "limits.transfer" in proc.stderr, proc.stderr
+    assert not (tmp_path / "large.bin").exists()
+    records = [r for r in sp.audit_records() if r["command"] in ("upload", "download")]
+    assert [r["success"] for r in records] == [True, False, False]
 
 
 def test_volume_export_import_round_trip(sp, tmp_path):

@@ -1,5 +1,6 @@
 """Workspace sessions: one daemon per workspace keeps interpreters alive between calls."""
 import json
+import re
 import os
 import signal
 import socket
@@ -35,6 +36,15 @@ def test_python_state_persists_between_calls(sp):
 def test_javascript_state_persists_between_calls(sp):
     sp.exec("let a = 2; const b = 3; globalThis.c = 4; function f(x) { return x * 10 }", language="js", check=SUCCESS)
     assert sp.exec("a * b * c + f(1)", language="js", check=SUCCESS).stdout == "34\n"
+
+
+def test_a_traceback_through_an_earlier_cell_shows_that_cells_lines(sp):
+    sp.exec("def g():\n    x = 1\n    return 1 / 0", check=SUCCESS)
+    proc, result = sp.exec_json("y = 2\nz = 3\ng()", check=CODE_FAILED)
+    tb = result["error"]["traceback"]
+    assert re.search(r'File "<cell \d+>", line 3, in <module>\n    g\(\)', tb), tb
+    assert re.search(r'File "<cell \d+>", line 3, in g\n    return 1 / 0', tb), tb
+    assert "z = 3" not in tb
 
 
 def test_languages_share_the_workspace_and_execution_count_grows(sp):
