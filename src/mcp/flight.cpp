@@ -60,6 +60,7 @@ void Flight::output(std::string_view text) {
 std::optional<nlohmann::json> Flight::progress_due(Clock::time_point now, std::chrono::milliseconds interval) {
   if (!m_token || m_cancelled || now - m_last_progress < interval) return std::nullopt;
   m_last_progress = now;
+  m_sent_progress = true;
   const double elapsed = std::chrono::duration<double>(now - m_started).count();
   std::string message;
   {

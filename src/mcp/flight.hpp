@@ -31,8 +31,8 @@ public:
   // The notifications/progress message due at `now`, if the request asked for
   // progress and `interval` has passed since the last one (or since the start).
   std::optional<nlohmann::json> progress_due(Clock::time_point now, std::chrono::milliseconds interval);
-  // When the last progress notification went out (the start, before any). Called under the server's lock, as progress_due is.
-  Clock::time_point last_progress() const { return m_last_progress; }
+  // When the last progress notification went out; nullopt before the first. Called under the server's lock, as progress_due is.
+  std::optional<Clock::time_point> last_progress() const { return m_sent_progress ? std::optional(m_last_progress) : std::nullopt; }
 
 private:
   nlohmann::json m_id;
@@ -43,6 +43,7 @@ private:
   std::atomic<bool> m_cancelled{false};
   Clock::time_point m_started = Clock::now();
   Clock::time_point m_last_progress = m_started;
+  bool m_sent_progress = false;
 
   mutable std::mutex m_mutex; // the fields below
   std::string m_reason;

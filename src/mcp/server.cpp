@@ -122,14 +122,15 @@ struct Server::State {
   // handle a progress notification one step after a response that arrived in the
   // same read, and drop it as unknown: the answer keeps a short distance from the last one.
   bool land(const std::shared_ptr<Flight>& flight) {
-    Clock::time_point last;
+    std::optional<Clock::time_point> last;
     {
       std::lock_guard lock(mutex);
       flights.erase(flight->id().dump());
       if (flight->cancelled()) return false;
       last = flight->last_progress();
     }
-    if (auto since = Clock::now() - last; since < k_progress_gap) std::this_thread::sleep_for(k_progress_gap - since);
+    if (!last) return true;
+    if (auto since = Clock::now() - *last; since < k_progress_gap) std::this_thread::sleep_for(k_progress_gap - since);
     return true;
   }
 
