@@ -29,13 +29,16 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what, const std::string& why) { throw Error(ExitCode::sandbox_setup, what, why); }
 
-int run_tool(std::vector<std::string> argv) {
+enum class Chatter { shown, hidden }; // a tool's stderr: the user's, or /dev/null (resize2fs prints its banner there)
+
+int run_tool(std::vector<std::string> argv, Chatter chatter = Chatter::shown) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  if (chatter == Chatter::hidden) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
   int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -127,6 +130,23 @@ bool is_mountpoint(const std::filesystem::path& dir) {
   return self.st_dev != parent.st_dev;
 }
 
+// A raised limit grows the image and its filesystem, offline: when no loop device
+// serves the image, e2fsck and resize2fs enlarge it to the new size (online
+// growth needs CAP_SYS_RESOURCE, which a root in a container may lack). An image
+// in use grows the next time it is mounted afresh. A lowered limit cannot shrink a
+// filesystem that holds files: the image keeps its size.
+void grow_if_raised(const std::filesystem::path& image, std::uint64_t size) {
+  struct stat st {};
+  if (::stat(image.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) >= size) return;
+  if (attached_device(image).valid()) return;
+  if (::truncate(image.c_str(), static_cast<off_t>(size)) != 0) fail("grow " + image.string(), std::strerror(errno));
+  // e2fsck -p: 0 clean, 1 errors fixed; resize2fs insists on a checked filesystem.
+  if (int rc = run_tool({"/sbin/e2fsck", "-f", "-p", image.string()}, Chatter::hidden); rc != 0 && rc != 1) {
+    fail("grow " + image.string(), fmt::format("e2fsck exit status {}", rc));
+  }
+  if (int rc = run_tool({"/sbin/resize2fs", image.string()}, Chatter::hidden); rc != 0) fail("grow " + image.string(), fmt::format("resize2fs exit status {}", rc));
+}
+
 void mount_area(const std::filesystem::path& image, const std::filesystem::path& dir, std::uint64_t size,
                 const std::filesystem::path& lock_file) {
   if (is_mountpoint(dir)) return; // mounted by an earlier call of this process (a REPL runs many commands)
@@ -135,6 +155,7 @@ void mount_area(const std::filesystem::path& image, const std::filesystem::path&
   if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) fail("lock " + lock_file.string(), std::strerror(errno));
   std::error_code ec;
   if (!std::filesystem::exists(image, ec)) create_image(image, dir, size);
+  else grow_if_raised(image, size);
   auto device = attach(image);
   // The device's name (for df and mountinfo), resolved from the fd we attached.
   std::error_code link_ec;

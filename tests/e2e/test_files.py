@@ -167,6 +167,22 @@ def test_quotas_hold_against_fast_writers_and_the_host_is_unaffected(sp, tmp_pat
     assert sp.shell("ls; cat keep.txt", check=SUCCESS).stdout == "keep.txt\nprecious"
 
 
+def test_a_raised_workspace_limit_grows_the_image_and_keeps_its_files(sp):
+    skip_unless(os.geteuid() == 0, "quotas are enforced only as root")
+    sp.configure('[limits]\nworkspace = "32MiB"\n')
+    sp.exec("open('keep.txt', 'w').write('precious')", check=SUCCESS)
+    proc = sp.exec("open('big', 'wb').write(b'x' * (40 << 20))")
+    assert proc.returncode == CODE_FAILED and "No space left on device" in proc.stderr
+    sp.run("session", "stop", "-w", str(sp.workspace), check=SUCCESS)
+    sp.configure('[limits]\nworkspace = "96MiB"\n')
+    sp.exec("import os; os.remove('big') if os.path.exists('big') else None; open('big', 'wb').write(b'x' * (60 << 20))", check=SUCCESS)
+    size = sp.shell("df -k --output=size /workspace | tail -1", check=SUCCESS).stdout
+    assert 80 << 10 < int(size) <= 96 << 10, size
+    assert sp.shell("cat keep.txt", check=SUCCESS).stdout == "precious"
+    image = next((sp.state / "sandpit" / "workspaces").glob("*/workspace.img"))
+    assert image.stat().st_size == 96 << 20
+
+
 def test_persist_survives_reset_and_spans_workspaces(sp, tmp_path):
     sp.exec("open('/persist/model.txt', 'w').write('weights'); open('scratch.txt', 'w').write('x')", check=SUCCESS)
     sp.run("session", "reset", "-w", str(sp.workspace), check=SUCCESS)
