@@ -26,6 +26,8 @@ std::string SandboxPath::name() const {
 SandboxPath parse_sandbox_path(std::string_view text) {
   const std::string shown(text);
   if (text.empty()) throw Error(ExitCode::usage, "sandbox path", "empty");
+  // A NUL would end the name where the kernel reads it: another file than the one shown.
+  if (text.find('\0') != std::string_view::npos) throw Error(ExitCode::usage, "sandbox path", "contains a NUL byte");
   auto parts = strings::split(text, '/');
   SandboxPath out;
   std::size_t first = 0;

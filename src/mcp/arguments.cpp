@@ -54,6 +54,8 @@ std::optional<std::string> Arguments::string(const std::string& name, std::size_
   if (!value->is_string()) throw BadArgument(fmt::format("'{}' must be a string, got {}", name, type_of(*value)));
   auto text = value->get<std::string>();
   if (text.size() > max_bytes) throw BadArgument(fmt::format("'{}' is longer than {} bytes", name, max_bytes));
+  // Names and paths end at a NUL where the kernel reads them; code is the kernel's to refuse.
+  if (name != "code" && text.find('\0') != std::string::npos) throw BadArgument(fmt::format("'{}' contains a NUL byte", name));
   return text;
 }
 

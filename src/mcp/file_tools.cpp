@@ -105,7 +105,7 @@ json SandpitTools::download_file(const json& arguments, Call& call) {
     if (m_structured) out["structuredContent"] = report_json(report);
     return out;
   }
-  auto bytes = m_env.read(caller, workspace, source, k_max_inline, report);
+  auto bytes = m_env.read(caller, workspace, source, k_max_inline, report);  // refuses more, naming the cap and host_path
   json block;
   if (auto type = image_type(bytes); !type.empty()) {
     block = {{"type", "image"}, {"data", files::encode_base64(bytes)}, {"mimeType", type}};

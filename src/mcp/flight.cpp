@@ -24,7 +24,9 @@ std::string trimmed(std::string line) {
 
 Flight::Flight(nlohmann::json id, std::optional<nlohmann::json> progress_token, ClientInfo client, std::string lane)
     : m_id(std::move(id)), m_token(std::move(progress_token)), m_client(std::move(client)), m_lane(std::move(lane)) {
-  if (auto pipe = sys::make_pipe()) m_cancel = std::move(pipe).value();
+  auto pipe = sys::make_pipe();
+  if (!pipe) throw RpcError(code::internal_error, "Internal error: no pipe for the call: " + pipe.failure().message());
+  m_cancel = std::move(pipe).value();
 }
 
 std::string Flight::cancel_reason() const {

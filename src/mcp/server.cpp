@@ -10,6 +10,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <fmt/format.h>
+#include <system_error>
 #include <thread>
 
 namespace sandpit::mcp {
@@ -46,6 +48,29 @@ Kind classify(const json& m, json& id) {
 }
 
 constexpr auto k_progress_gap = std::chrono::milliseconds(50);
+constexpr int k_max_depth = 64;            // nesting of arrays and objects in one message
+constexpr std::size_t k_max_flights = 64;  // tool calls running or waiting at once
+
+// Whether `text` nests arrays and objects deeper than k_max_depth (outside strings).
+// Checked before parsing: copying or printing a value nested 60,000 deep recurses off the stack.
+bool too_deep(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > k_max_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
 
 bool is_tool_call(const json& m) {
   return m.is_object() && m.value("method", json()) == "tools/call" && m.contains("id") && is_request_id(m["id"]);
@@ -79,6 +104,7 @@ struct Server::State {
   }
 
   // Registers a tool call before its thread starts, so a cancellation that comes right after finds it.
+  // Throws RpcError for an id already in flight or when too many calls are.
   std::shared_ptr<Flight> enlist(const json& m) {
     const json& id = m["id"];
     std::optional<json> token;
@@ -96,11 +122,26 @@ struct Server::State {
       }
     }
     std::lock_guard lock(mutex);
-    if (flights.count(id.dump()) != 0) return nullptr;
+    if (flights.count(id.dump()) != 0) {
+      throw RpcError(code::invalid_request, "Invalid Request: id " + id.dump() + " is already in use by a call in flight");
+    }
+    if (flights.size() >= k_max_flights) {
+      throw RpcError(code::server_busy, fmt::format("Server busy: {} tool calls are already running or waiting; retry when one ends", k_max_flights));
+    }
     auto flight = std::make_shared<Flight>(id, token, methods.client_for(params), lane);
     flights[id.dump()] = flight;
     lanes[lane].push_back(flight.get());
     return flight;
+  }
+
+  // Takes back an enlisted call whose thread could not start.
+  void forget(const std::shared_ptr<Flight>& flight) {
+    if (!flight) return;
+    {
+      std::lock_guard lock(mutex);
+      flights.erase(flight->id().dump());
+    }
+    leave_lane(*flight);
   }
 
   // Waits until `flight` is first in its lane. False when it was cancelled meanwhile: it must not run.
@@ -147,7 +188,7 @@ struct Server::State {
         return std::nullopt;
       }
       if (method == "tools/call") {
-        if (!flight) throw RpcError(code::invalid_request, "Invalid Request: id " + id.dump() + " is already in use");
+        if (!flight) throw RpcError(code::internal_error, "Internal error: the call was not registered");
         struct Leave {
           State& s;
           const Flight& f;
@@ -182,17 +223,26 @@ struct Server::State {
   }
 
   // Runs `work` on a thread of its own, counted so close() can wait for it.
-  void spawn(std::function<void()> work) {
+  // False when no thread could be made (RLIMIT_NPROC, a pids cgroup, memory).
+  bool spawn(std::function<void()> work) {
     {
       std::lock_guard lock(mutex);
       ++workers;
     }
-    std::thread([this, work = std::move(work)] {
-      work();
+    try {
+      std::thread([this, work = std::move(work)] {
+        work();
+        std::lock_guard lock(mutex);
+        --workers;
+        changed.notify_all();
+      }).detach();
+      return true;
+    } catch (const std::system_error&) {
       std::lock_guard lock(mutex);
       --workers;
       changed.notify_all();
-    }).detach();
+      return false;
+    }
   }
 
   // Progress for every call that asked for it, at most options.progress_interval apart.
@@ -201,9 +251,18 @@ struct Server::State {
     const auto step = std::min(options.progress_interval, std::chrono::milliseconds(250));
     while (!closing) {
       changed.wait_for(lock, step);
+      std::vector<json> due;
       for (auto& [key, flight] : flights) {
-        if (auto note = flight->progress_due(Clock::now(), options.progress_interval)) send(*note);
+        if (auto note = flight->progress_due(Clock::now(), options.progress_interval)) due.push_back(std::move(*note));
       }
+      // Written without the lock: a client that stops reading must not stall cancellation and new calls.
+      // send_mutex still orders them before any answer, which waits for it after leaving the map.
+      if (due.empty()) continue;
+      std::unique_lock ordered(send_mutex);
+      lock.unlock();
+      for (const auto& note : due) transport.send(note.dump(-1, ' ', false, json::error_handler_t::replace));
+      ordered.unlock();
+      lock.lock();
     }
   }
 };
@@ -222,6 +281,10 @@ Server::~Server() {
 void Server::receive(std::string_view line) {
   auto& s = *m_state;
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+  if (too_deep(line)) {
+    s.send(error_response(nullptr, RpcError(code::invalid_request, fmt::format("Invalid Request: nested deeper than {} levels", k_max_depth))));
+    return;
+  }
   json m = json::parse(line, nullptr, false);
   if (m.is_discarded()) {
     s.send(error_response(nullptr, RpcError(code::parse_error, "Parse error: not a JSON text")));
@@ -233,21 +296,52 @@ void Server::receive(std::string_view line) {
       return;
     }
     std::vector<std::shared_ptr<Flight>> flights;
-    for (const auto& element : m) flights.push_back(is_tool_call(element) ? s.enlist(element) : nullptr);
-    s.spawn([&s, m = std::move(m), flights = std::move(flights)] {
-      json answers = json::array();
+    std::vector<bool> skipped;
+    json refused = json::array(); // elements answered at once: a duplicate id, too many calls
+    for (const auto& element : m) {
+      std::shared_ptr<Flight> flight;
+      bool skip = false;
+      if (is_tool_call(element)) {
+        try {
+          flight = s.enlist(element);
+        } catch (const RpcError& e) {
+          refused.push_back(error_response(e.code() == code::invalid_request ? json(nullptr) : element["id"], e));
+          skip = true;
+        }
+      }
+      flights.push_back(flight);
+      skipped.push_back(skip);
+    }
+    auto work = [&s, m, flights, skipped, refused]() mutable {
+      json answers = std::move(refused);
       for (std::size_t i = 0; i < m.size(); ++i) {
+        if (skipped[i]) continue;
         if (auto answer = s.handle(m[i], flights[i])) answers.push_back(std::move(*answer));
       }
       if (!answers.empty()) s.send(answers);
-    });
+    };
+    if (!s.spawn(work)) {
+      for (const auto& flight : flights) s.forget(flight);
+      s.send(error_response(nullptr, RpcError(code::internal_error, "Internal error: no thread for the batch (too many processes or threads)")));
+    }
     return;
   }
   if (is_tool_call(m)) {
-    auto flight = s.enlist(m);
-    s.spawn([&s, m = std::move(m), flight] {
-      if (auto answer = s.handle(m, flight)) s.send(*answer);
-    });
+    std::shared_ptr<Flight> flight;
+    try {
+      flight = s.enlist(m);
+    } catch (const RpcError& e) {
+      // A duplicate's own id would also match the call in flight: the answer names it in its message instead.
+      s.send(error_response(e.code() == code::invalid_request ? json(nullptr) : m["id"], e));
+      return;
+    }
+    const json id = m["id"];
+    if (!s.spawn([&s, m = std::move(m), flight] {
+          if (auto answer = s.handle(m, flight)) s.send(*answer);
+        })) {
+      s.forget(flight);
+      s.send(error_response(id, RpcError(code::internal_error, "Internal error: no thread for the call (too many processes or threads)")));
+    }
     return;
   }
   if (auto answer = s.handle(m, nullptr)) s.send(*answer);

@@ -26,7 +26,8 @@ bool serve_lines(Tools& tools, int in_fd, int out_fd, ServerOptions options) {
   auto transport = std::make_unique<FdTransport>(out_fd);
   auto server = std::make_unique<Server>(tools, *transport, options);
   std::string buffer;
-  bool skipping = false; // inside a line longer than k_max_input_line: dropped up to its newline
+  std::size_t scanned = 0; // bytes of `buffer` known to hold no newline: a long line is scanned once
+  bool skipping = false;   // inside a line longer than k_max_input_line: dropped up to its newline
   char chunk[65536];
   while (true) {
     ssize_t n = ::read(in_fd, chunk, sizeof chunk);
@@ -34,17 +35,21 @@ bool serve_lines(Tools& tools, int in_fd, int out_fd, ServerOptions options) {
     if (n <= 0) break;
     buffer.append(chunk, static_cast<std::size_t>(n));
     std::size_t start = 0;
-    for (auto newline = buffer.find('\n'); newline != std::string::npos; newline = buffer.find('\n', start)) {
+    for (auto newline = buffer.find('\n', scanned); newline != std::string::npos; newline = buffer.find('\n', start)) {
       if (!skipping) server->receive(std::string_view(buffer).substr(start, newline - start));
       skipping = false;
       start = newline + 1;
     }
     buffer.erase(0, start);
+    scanned = buffer.size();
     if (buffer.size() > k_max_input_line && !skipping) {
       transport->send(R"({"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: a message longer than 64 MiB"}})");
       skipping = true;
     }
-    if (skipping) buffer.clear();
+    if (skipping) {
+      buffer.clear();
+      scanned = 0;
+    }
   }
   if (!skipping && !buffer.empty()) server->receive(buffer); // a last line without its newline
   if (server->close()) return true;

@@ -5,6 +5,7 @@
 #include "sandpit/core/error.hpp"
 #include "sandpit/files/quota.hpp"
 #include "sandpit/sys/fd.hpp"
+#include "sandpit/util/units.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -96,10 +97,11 @@ files::Report ToolEnv::write(const session::Caller& caller, const Workspace& wor
     if (!fd.valid()) throw Error(ExitCode::sandbox_setup, "create " + host.string(), std::strerror(errno));
     if (auto r = sys::write_all(fd.get(), bytes); !r) throw Error(ExitCode::sandbox_setup, "write " + host.string(), r.failure().message());
   }
-  auto report = transfer(caller, workspace, {from, path.shown()},
-                         [&](const files::Roots& roots, const files::Transfer& t) { return files::upload(host, roots, path, t); });
-  for (auto& f : report.files) f.host = from;
-  return report;
+  return transfer(caller, workspace, {from, path.shown()}, [&](const files::Roots& roots, const files::Transfer& t) {
+    auto report = files::upload(host, roots, path, t);
+    for (auto& f : report.files) f.host = from; // the record names what the client sent, not our temporary file
+    return report;
+  });
 }
 
 std::string ToolEnv::read(const session::Caller& caller, const Workspace& workspace, const files::SandboxPath& path,
@@ -108,10 +110,15 @@ std::string ToolEnv::read(const session::Caller& caller, const Workspace& worksp
   const auto host = temp.path() / "file";
   report = transfer(caller, workspace, {path.shown(), "(returned to the MCP client)"},
                     [&](const files::Roots& roots, files::Transfer t) {
-                      t.max_bytes = std::min(t.max_bytes, max_bytes);
-                      return files::download(roots, path, host, t);
+                      if (max_bytes < t.max_bytes) {
+                        t.max_bytes = max_bytes;
+                        t.over_cap = fmt::format("larger than download_file returns inline ({}): give host_path to copy it to the host",
+                                                 units::format_size(max_bytes));
+                      }
+                      auto copied = files::download(roots, path, host, t);
+                      for (auto& f : copied.files) f.host = "";
+                      return copied;
                     });
-  for (auto& f : report.files) f.host = "";
   auto bytes = sys::read_file(host.string());
   if (!bytes) throw Error(ExitCode::sandbox_setup, "read " + host.string(), bytes.failure().message());
   return *bytes;

@@ -118,4 +118,16 @@ describe('raw JSON-RPC transcripts', () => {
     ]);
     assert.match(JSON.parse(check.lines[0]).result.content[0].text, /\[result\]\n50000\n/);
   });
+
+  test('a file too large to return inline is refused with the way out, and nothing is lost', async () => {
+    const { lines } = await rawSession(sandbox, [
+      req(1, 'tools/call', { name: 'run_code', arguments: { code: 'open("big.bin", "wb").write(b"x" * (11 << 20))', session: 'big' } }),
+      req(2, 'tools/call', { name: 'download_file', arguments: { path: 'big.bin', session: 'big' } }),
+      req(3, 'tools/call', { name: 'upload_file', arguments: { path: 'nul\u0000.txt', content_base64: 'eA==', session: 'big' } }),
+    ]);
+    const answers = byId(lines);
+    assert.equal(answers[2].result.isError, true);
+    assert.match(answers[2].result.content[0].text, /larger than download_file returns inline \(10MiB\): give host_path/);
+    assert.match(answers[3].result.content[0].text, /'path' contains a NUL byte/);
+  });
 });

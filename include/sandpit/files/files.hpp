@@ -71,6 +71,7 @@ struct Transfer {
   Recursive recursive = Recursive::no;
   Overwrite overwrite = Overwrite::no; // download: replace existing host files
   std::uint64_t max_bytes = 0;         // the per-transfer cap (limits.transfer)
+  std::string over_cap;                // what a refusal says when max_bytes is not limits.transfer ("" when it is)
 };
 
 // Copies a host file (or with Recursive::yes a directory tree) into the sandbox.

@@ -31,6 +31,7 @@ inline constexpr int method_not_found = -32601;
 inline constexpr int invalid_params = -32602;
 inline constexpr int internal_error = -32603;
 inline constexpr int unsupported_protocol_version = -32022; // the 2026-07-28 era
+inline constexpr int server_busy = -32000;                  // implementation-defined: too many calls in flight
 } // namespace code
 
 // Who is calling, as the client said (initialize's clientInfo, or a request's _meta).

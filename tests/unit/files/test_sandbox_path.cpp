@@ -37,4 +37,5 @@ TEST_CASE("parse_sandbox_path, anything that leaves /workspace or /persist is re
   CHECK(refusal("/workspaces/x") == "/workspaces/x: outside the sandbox's files (use a path under /workspace or /persist)");
   CHECK(refusal("/") == "/: outside the sandbox's files (use a path under /workspace or /persist)");
   CHECK(refusal("") == "sandbox path: empty");
+  CHECK(refusal(std::string("report.csv\0.bak", 15)) == "sandbox path: contains a NUL byte");
 }

@@ -41,6 +41,12 @@ TEST_CASE("Arguments, each kind checked with a message that names the argument")
   CHECK(refusal([&] { (void)wrong.boolean("flag", false); }) == "'flag' must be true or false, got 1");
 }
 
+TEST_CASE("Arguments, a NUL byte is refused in names and paths, where it would cut them short") {
+  Arguments args(json{{"path", std::string("report.csv\0.bak", 15)}, {"code", std::string("x\0", 2)}}, {"path", "code"});
+  CHECK(refusal([&] { (void)args.string("path", 100); }) == "'path' contains a NUL byte");
+  CHECK(args.required_string("code", 100).size() == 2); // the interpreter refuses it, with its own message
+}
+
 TEST_CASE("valid_session_name, a folder name that cannot leave its folder") {
   CHECK(valid_session_name("default"));
   CHECK(valid_session_name("agent-7.run_2"));

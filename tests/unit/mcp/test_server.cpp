@@ -227,3 +227,27 @@ TEST_CASE("Server::close, running calls finish within the drain, then the rest a
   CHECK(out.reply(1, 0ms)["result"]["content"][0]["text"] == "quick");
   CHECK(out.reply(2, 0ms).is_null());
 }
+
+TEST_CASE("Server, hostile shapes: deep nesting, a duplicate id in flight, more calls than it takes") {
+  FakeTools tools;
+  Collect out;
+  Server server(tools, out);
+  const std::string deep = R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":)" + std::string(100000, '[') + std::string(100000, ']') + "}}";
+  server.receive(deep);
+  auto refused = out.wait([](const json& m) { return m.contains("error"); });
+  CHECK(refused["error"]["message"] == "Invalid Request: nested deeper than 64 levels");
+  CHECK(refused["id"].is_null());
+  server.receive(R"({"jsonrpc":"2.0","id":2,"method":"ping","params":{"s":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}})");
+  CHECK(out.reply(2)["result"] == json::object()); // brackets inside a string are text
+
+  server.receive(request(3, "tools/call", {{"name", "block"}}));
+  server.receive(request(3, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "twin"}}}}));
+  auto twin = out.wait([](const json& m) { return m.contains("error") && m["error"]["code"] == -32600 && m["id"].is_null() &&
+                                                   m["error"]["message"].get<std::string>().find("id 3") != std::string::npos; });
+  CHECK_FALSE(twin.is_null()); // answered without the id, which still belongs to the call in flight
+  for (int i = 0; i < 63; ++i) server.receive(request(100 + i, "tools/call", {{"name", "block"}, {"arguments", {{"session", std::to_string(i)}}}}));
+  server.receive(request(200, "tools/call", {{"name", "echo"}}));
+  CHECK(out.reply(200)["error"]["code"] == -32000);
+  for (int i = 0; i < 63; ++i) server.receive(json{{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", 100 + i}}}}.dump());
+  server.receive(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3}})");
+}
