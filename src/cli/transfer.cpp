@@ -62,7 +62,7 @@ ExitCode run_transfer(Context& context, std::string_view command, const std::str
   const auto& config = context.config();
   auto workspace = Workspace::resolve(options.workspace);
   files::Transfer transfer{options.recursive ? files::Recursive::yes : files::Recursive::no,
-                           options.force ? files::Overwrite::yes : files::Overwrite::no, config.limits.transfer};
+                           options.force ? files::Overwrite::yes : files::Overwrite::no, config.limits.transfer, {}};
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(); };
   files::Report report;

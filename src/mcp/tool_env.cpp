@@ -75,7 +75,9 @@ files::Report ToolEnv::transfer(const session::Caller& caller, const Workspace& 
     try {
       files::enter_quota_mounts(cfg, workspace);
       auto roots = files::open_roots(workspace);
-      report = copy(roots, files::Transfer{files::Recursive::no, files::Overwrite::no, cfg.limits.transfer});
+      files::Transfer options;
+      options.max_bytes = cfg.limits.transfer;
+      report = copy(roots, options);
     } catch (const Error& e) {
       (void)session::append_audit(cfg, session::transfer_record(caller, workspace, asked, nullptr, &e, elapsed()));
       throw;

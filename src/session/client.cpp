@@ -120,7 +120,7 @@ std::optional<Client> Client::connect(const Workspace& workspace, const std::str
       if (!fd) fail("connect to session", "the daemon started but does not answer");
     }
     Client client(std::move(*fd));
-    (void)protocol::send(client.m_fd.get(), protocol::encode({RequestType::hello, protocol::k_version, "sandpit " SANDPIT_VERSION, {}}));
+    (void)protocol::send(client.m_fd.get(), protocol::encode({RequestType::hello, protocol::k_version, "sandpit " SANDPIT_VERSION, {}, {}}));
     auto line = client.m_reader->next();
     if (!line || !*line) continue; // it was leaving (idle exit) as we came: try once more
     json hello = json::parse(**line, nullptr, false);
