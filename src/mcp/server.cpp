@@ -251,17 +251,27 @@ struct Server::State {
     const auto step = std::min(options.progress_interval, std::chrono::milliseconds(250));
     while (!closing) {
       changed.wait_for(lock, step);
-      std::vector<json> due;
+      std::vector<std::pair<std::shared_ptr<Flight>, json>> due;
       for (auto& [key, flight] : flights) {
-        if (auto note = flight->progress_due(Clock::now(), options.progress_interval)) due.push_back(std::move(*note));
+        if (auto note = flight->progress_due(Clock::now(), options.progress_interval)) due.emplace_back(flight, std::move(*note));
       }
-      // Written without the lock: a client that stops reading must not stall cancellation and new calls.
-      // send_mutex still orders them before any answer, which waits for it after leaving the map.
       if (due.empty()) continue;
-      std::unique_lock ordered(send_mutex);
+      // Written without the lock, so a client that stops reading cannot stall cancellation or new
+      // calls. Under send_mutex a note goes out only while its call is still in flight: an answer
+      // leaves the map before it is sent, so no note can follow it.
       lock.unlock();
-      for (const auto& note : due) transport.send(note.dump(-1, ' ', false, json::error_handler_t::replace));
-      ordered.unlock();
+      {
+        std::lock_guard ordered(send_mutex);
+        for (const auto& [flight, note] : due) {
+          bool live = false;
+          {
+            std::lock_guard again(mutex);
+            auto it = flights.find(flight->id().dump());
+            live = it != flights.end() && it->second == flight;
+          }
+          if (live) transport.send(note.dump(-1, ' ', false, json::error_handler_t::replace));
+        }
+      }
       lock.lock();
     }
   }
