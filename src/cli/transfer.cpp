@@ -1,11 +1,9 @@
 #include "transfer.hpp"
 
 #include "sandpit/core/error.hpp"
-#include "sandpit/files/quota.hpp"
 #include "sandpit/session/admission.hpp"
 #include "sandpit/util/units.hpp"
 
-#include <chrono>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -24,14 +22,6 @@ ordered_json files_json(const files::Report& report) {
   ordered_json list = ordered_json::array();
   for (const auto& f : report.files) list.push_back({{"host", f.host}, {"sandbox", f.sandbox}, {"bytes", f.bytes}, {"sha256", f.sha256}});
   return list;
-}
-
-void audit_transfer(Context& context, std::string_view command, const session::TransferAsked& asked, const Workspace& workspace,
-                    const files::Report* report, const Error* error, double ms) {
-  const auto& config = context.config();
-  auto caller = session::caller_for(config, std::string(command));
-  auto record = session::transfer_record(caller, workspace, asked, report, error, ms);
-  if (auto warning = session::append_audit(config, std::move(record)); !warning.empty()) fmt::print(stderr, "sandpit: {}\n", warning);
 }
 
 void print_report(std::string_view command, const files::Report& report, bool json) {
@@ -63,18 +53,9 @@ ExitCode run_transfer(Context& context, std::string_view command, const std::str
   auto workspace = Workspace::resolve(options.workspace);
   files::Transfer transfer{options.recursive ? files::Recursive::yes : files::Recursive::no,
                            options.force ? files::Overwrite::yes : files::Overwrite::no, config.limits.transfer, {}};
-  const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(); };
-  files::Report report;
-  try {
-    options.volume_only ? files::enter_persist_mount(config) : files::enter_quota_mounts(config, workspace);
-    auto roots = options.volume_only ? files::open_volume_root() : files::open_roots(workspace);
-    report = copy(roots, transfer);
-  } catch (const Error& e) {
-    audit_transfer(context, command, {from, to}, workspace, nullptr, &e, elapsed());
-    throw;
-  }
-  audit_transfer(context, command, {from, to}, workspace, &report, nullptr, elapsed());
+  auto caller = session::caller_for(config, std::string(command));
+  auto report = session::audited_transfer(config, caller, workspace, {from, to}, transfer,
+                                          options.volume_only ? session::Areas::volume_only : session::Areas::workspace, copy);
   print_report(command, report, options.json);
   return ExitCode::success;
 }

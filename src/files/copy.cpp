@@ -1,5 +1,8 @@
 #include "copy.hpp"
 
+#include "sandpit/files/files.hpp"
+#include "sandpit/util/units.hpp"
+
 #include <array>
 #include <cerrno>
 #include <fmt/format.h>
@@ -47,6 +50,11 @@ Result<Copy> copy_hashed(int in, int out, std::uint64_t budget) {
   EVP_DigestFinal_ex(ctx.get(), digest.data(), &length);
   for (unsigned int i = 0; i < length; ++i) copy.sha256 += fmt::format("{:02x}", digest[i]);
   return copy;
+}
+
+std::string over_cap_text(const Transfer& options) {
+  if (!options.over_cap.empty()) return options.over_cap;
+  return fmt::format("larger than the per-transfer limit (limits.transfer = {})", units::format_size(options.max_bytes));
 }
 
 } // namespace sandpit::files

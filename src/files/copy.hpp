@@ -13,6 +13,10 @@ struct Copy {
   std::string sha256;
 };
 
+struct Transfer;
+// What a copy refused for exceeding options.max_bytes says: the per-transfer limit, or options.over_cap.
+std::string over_cap_text(const Transfer& options);
+
 // Copies `in` to `out` until EOF. Fails with EFBIG once more than `budget` bytes would be written.
 Result<Copy> copy_hashed(int in, int out, std::uint64_t budget);
 

@@ -36,7 +36,7 @@ struct Downloader {
       ::unlinkat(dir, created.c_str(), 0);
       throw Error(ExitCode::code_failed, "download " + shown.shown(),
                   copied.failure().err == EFBIG
-                      ? (options.over_cap.empty() ? fmt::format("larger than the per-transfer limit (limits.transfer = {})", units::format_size(options.max_bytes)) : options.over_cap)
+                      ? over_cap_text(options)
                       : copied.failure().message());
     }
     if (replace && ::renameat(dir, created.c_str(), dir, name.c_str()) != 0) {

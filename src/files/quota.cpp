@@ -139,12 +139,16 @@ void grow_if_raised(const std::filesystem::path& image, std::uint64_t size) {
   struct stat st {};
   if (::stat(image.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) >= size) return;
   if (attached_device(image).valid()) return;
-  if (::truncate(image.c_str(), static_cast<off_t>(size)) != 0) fail("grow " + image.string(), std::strerror(errno));
   // e2fsck -p: 0 clean, 1 errors fixed; resize2fs insists on a checked filesystem.
   if (int rc = run_tool({"/sbin/e2fsck", "-f", "-p", image.string()}, Chatter::hidden); rc != 0 && rc != 1) {
     fail("grow " + image.string(), fmt::format("e2fsck exit status {}", rc));
   }
-  if (int rc = run_tool({"/sbin/resize2fs", image.string()}, Chatter::hidden); rc != 0) fail("grow " + image.string(), fmt::format("resize2fs exit status {}", rc));
+  if (::truncate(image.c_str(), static_cast<off_t>(size)) != 0) fail("grow " + image.string(), std::strerror(errno));
+  if (int rc = run_tool({"/sbin/resize2fs", image.string()}, Chatter::hidden); rc != 0) {
+    // Back to the size the filesystem still has, so the next attach tries again.
+    [[maybe_unused]] int back = ::truncate(image.c_str(), st.st_size);
+    fail("grow " + image.string(), fmt::format("resize2fs exit status {}", rc));
+  }
 }
 
 void mount_area(const std::filesystem::path& image, const std::filesystem::path& dir, std::uint64_t size,

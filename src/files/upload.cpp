@@ -22,7 +22,7 @@ std::string temp_name() {
 }
 
 std::string why_copy_failed(const Failure& f, const Transfer& options, Area area) {
-  if (f.err == EFBIG) return (options.over_cap.empty() ? fmt::format("larger than the per-transfer limit (limits.transfer = {})", units::format_size(options.max_bytes)) : options.over_cap);
+  if (f.err == EFBIG) return over_cap_text(options);
   if (f.err == ENOSPC || f.err == EDQUOT) {
     return fmt::format("no space left in {} (its quota is full; nothing was replaced)", area == Area::workspace ? "/workspace" : "/persist");
   }

@@ -3,11 +3,9 @@
 #include "arguments.hpp"
 
 #include "sandpit/core/error.hpp"
-#include "sandpit/files/quota.hpp"
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/units.hpp"
 
-#include <chrono>
 #include <cstdlib>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -69,24 +67,9 @@ files::Report ToolEnv::transfer(const session::Caller& caller, const Workspace& 
                                 const std::function<files::Report(const files::Roots&, const files::Transfer&)>& copy) {
   const auto& cfg = config();
   return m_worker.run([&] {
-    const auto start = std::chrono::steady_clock::now();
-    auto elapsed = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(); };
-    files::Report report;
-    try {
-      files::enter_quota_mounts(cfg, workspace);
-      auto roots = files::open_roots(workspace);
-      files::Transfer options;
-      options.max_bytes = cfg.limits.transfer;
-      report = copy(roots, options);
-    } catch (const Error& e) {
-      (void)session::append_audit(cfg, session::transfer_record(caller, workspace, asked, nullptr, &e, elapsed()));
-      throw;
-    }
-    if (auto warning = session::append_audit(cfg, session::transfer_record(caller, workspace, asked, &report, nullptr, elapsed()));
-        !warning.empty()) {
-      fmt::print(stderr, "sandpit: {}\n", warning);
-    }
-    return report;
+    files::Transfer options;
+    options.max_bytes = cfg.limits.transfer;
+    return session::audited_transfer(cfg, caller, workspace, asked, options, session::Areas::workspace, copy);
   });
 }
 

@@ -1,10 +1,12 @@
 #include "sandpit/session/admission.hpp"
 
 #include "sandpit/audit/log.hpp"
+#include "sandpit/files/quota.hpp"
 #include "sandpit/core/error.hpp"
 #include "sandpit/kernels/language.hpp"
 #include "sandpit/sys/fd.hpp"
 
+#include <chrono>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -115,6 +117,29 @@ audit::Record transfer_record(const Caller& caller, const Workspace& workspace, 
   }
   if (!caller.client.empty()) r.extra["client"] = caller.client;
   return r;
+}
+
+files::Report audited_transfer(const config::Config& config, const Caller& caller, const Workspace& workspace,
+                               const TransferAsked& asked, const files::Transfer& options, Areas areas,
+                               const std::function<files::Report(const files::Roots&, const files::Transfer&)>& copy) {
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(); };
+  auto record = [&](const files::Report* report, const Error* error) {
+    if (auto warning = append_audit(config, transfer_record(caller, workspace, asked, report, error, elapsed())); !warning.empty()) {
+      fmt::print(stderr, "sandpit: {}\n", warning);
+    }
+  };
+  files::Report report;
+  try {
+    areas == Areas::volume_only ? files::enter_persist_mount(config) : files::enter_quota_mounts(config, workspace);
+    auto roots = areas == Areas::volume_only ? files::open_volume_root() : files::open_roots(workspace);
+    report = copy(roots, options);
+  } catch (const Error& e) {
+    record(nullptr, &e);
+    throw;
+  }
+  record(&report, nullptr);
+  return report;
 }
 
 std::string append_audit(const config::Config& config, audit::Record record) {

@@ -9,6 +9,7 @@
 #include "sandpit/policy/policy.hpp"
 #include "sandpit/session/execution.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,16 @@ struct TransferAsked {
 // "export"): the files copied (at most 1000 named, with bytes and sha256) or the error.
 audit::Record transfer_record(const Caller& caller, const Workspace& workspace, const TransferAsked& asked,
                               const files::Report* report, const Error* error, double ms);
+
+enum class Areas { workspace, volume_only }; // volume_only: /persist alone, no workspace touched
+
+// A copy between the host and the sandbox, audited: enters this thread's quota
+// mounts, opens the roots, runs `copy` and appends its transfer_record (files or
+// the error) before returning the report or rethrowing the copy's Error. The one
+// way uploads and downloads run, for the CLI and for `sandpit mcp` alike.
+files::Report audited_transfer(const config::Config& config, const Caller& caller, const Workspace& workspace,
+                               const TransferAsked& asked, const files::Transfer& options, Areas areas,
+                               const std::function<files::Report(const files::Roots&, const files::Transfer&)>& copy);
 
 // Appends to the config's audit log. Returns "" or the warning to print
 // (a torn line found, or the log could not be written).
