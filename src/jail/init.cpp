@@ -47,6 +47,8 @@ Result<void> setup_jail(const json& spec, int workspace_fd, json& timings) {
   root.tmp_size = spec.at("tmp_size").get<std::uint64_t>();
   root.tmp_inodes = spec.at("tmp_inodes").get<std::uint64_t>();
   root.hostname = spec.at("hostname").get<std::string>();
+  root.home = spec.value("home", std::string());
+  root.user_name = spec.value("user_name", std::string("sandbox"));
   if (auto r = run_plan(plan_root(root, k_new_root), k_new_root); !r) return r;
   timings["mounts"] = ms_since(start);
   ::close(workspace_fd);

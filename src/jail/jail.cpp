@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,17 +67,18 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested, const Spawn
   if (first != nullptr) {
     if (auto r = sys::send_message(jail->m_ctl.get(), spawn_message(*first), first->fds); !r) return fail(r.failure());
   }
-  auto reply = jail->read_reply();
+  auto reply = jail->read_reply_directly();
   if (!reply) return fail(reply.failure());
   json message = json::parse(*reply, nullptr, false);
   if (message.value("op", "") != "ready") return reply_failure(message);
   if (first != nullptr) {
-    auto spawned = jail->read_reply();
+    auto spawned = jail->read_reply_directly();
     if (!spawned) return spawned.failure();
     json answer = json::parse(*spawned, nullptr, false);
     if (answer.value("op", "") == "spawned") jail->m_first_pid = answer.at("pid").get<pid_t>();
     else jail->m_first_failure = reply_failure(answer); // the jail is fine; that process is not
   }
+  jail->m_reader = std::thread([raw = jail.get()] { raw->read_loop(); });
   trace::mark("jail ready");
   const json timings = message.value("timings", json::object());
   for (const auto& [phase, ms] : timings.items()) {
@@ -86,7 +89,7 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested, const Spawn
 
 Jail::~Jail() { destroy(); }
 
-Result<std::string> Jail::read_reply() {
+Result<std::string> Jail::read_reply_directly() {
   // Exit events may arrive before the reply to a request: queue them.
   while (true) {
     auto message = sys::recv_message(m_ctl.get());
@@ -104,56 +107,105 @@ Result<std::string> Jail::read_reply() {
   }
 }
 
+void Jail::read_loop() {
+  while (true) {
+    auto message = sys::recv_message(m_ctl.get());
+    if (!message && message.failure().err == EINTR) continue;
+    std::lock_guard lock(m_mutex);
+    if (!message || message->data.empty()) {
+      m_dead = true;
+      for (auto& [pid, fd] : m_watches) (void)::eventfd_write(fd.get(), 1);
+      m_watches.clear();
+      m_replied.notify_all();
+      return;
+    }
+    json parsed = json::parse(message->data, nullptr, false);
+    if (parsed.value("op", "") != "exited") {
+      m_replies.push_back(std::move(message->data));
+      m_replied.notify_all();
+      continue;
+    }
+    const pid_t pid = parsed.value("pid", -1);
+    if (auto it = std::find(m_forgotten.begin(), m_forgotten.end(), pid); it != m_forgotten.end()) {
+      m_forgotten.erase(it);
+      continue;
+    }
+    m_events.push_back({pid, parsed.value("status", 0)});
+    notify_exit(pid);
+  }
+}
+
+void Jail::notify_exit(pid_t pid) {
+  if (auto it = m_watches.find(pid); it != m_watches.end()) {
+    (void)::eventfd_write(it->second.get(), 1);
+    m_watches.erase(it);
+  }
+}
+
+void Jail::send(const std::string& message, std::span<const int> fds) {
+  std::lock_guard lock(m_send_mutex);
+  if (m_ctl.valid()) (void)sys::send_message(m_ctl.get(), message, fds);
+}
+
 Result<pid_t> Jail::spawn(const SpawnRequest& request) {
-  if (auto r = sys::send_message(m_ctl.get(), spawn_message(request), request.fds); !r) return r.failure();
-  auto reply = read_reply();
-  if (!reply) return reply.failure();
-  json parsed = json::parse(*reply, nullptr, false);
+  std::unique_lock spawning(m_spawn_mutex);
+  {
+    std::lock_guard lock(m_send_mutex);
+    if (auto r = sys::send_message(m_ctl.get(), spawn_message(request), request.fds); !r) return r.failure();
+  }
+  std::unique_lock lock(m_mutex);
+  m_replied.wait(lock, [&] { return !m_replies.empty() || m_dead; });
+  if (m_replies.empty()) return Failure{"jail init", 0, "exited unexpectedly"};
+  json parsed = json::parse(m_replies.front(), nullptr, false);
+  m_replies.pop_front();
   if (parsed.value("op", "") != "spawned") return reply_failure(parsed);
   trace::mark("spawned");
   return parsed.at("pid").get<pid_t>();
 }
 
-void Jail::signal(pid_t pid, int sig) {
-  (void)sys::send_message(m_ctl.get(), json{{"op", "signal"}, {"pid", pid}, {"signal", sig}}.dump());
+void Jail::signal(pid_t pid, int sig) { send(json{{"op", "signal"}, {"pid", pid}, {"signal", sig}}.dump()); }
+
+void Jail::kill_all() { send(R"({"op":"kill_all"})"); }
+
+void Jail::kill_others(const std::vector<pid_t>& keep) { send(json{{"op", "kill_others"}, {"keep", keep}}.dump()); }
+
+sys::Fd Jail::watch_exit(pid_t pid) {
+  sys::Fd mine(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!mine.valid()) return mine;
+  std::lock_guard lock(m_mutex);
+  const bool known = std::any_of(m_events.begin(), m_events.end(), [&](const ExitEvent& e) { return e.pid == pid; });
+  if (known || m_dead) {
+    (void)::eventfd_write(mine.get(), 1);
+  } else {
+    m_watches[pid] = sys::Fd(::fcntl(mine.get(), F_DUPFD_CLOEXEC, 3));
+  }
+  return mine;
 }
 
-void Jail::kill_all() { (void)sys::send_message(m_ctl.get(), R"({"op":"kill_all"})"); }
-
-void Jail::kill_others(const std::vector<pid_t>& keep) {
-  (void)sys::send_message(m_ctl.get(), json{{"op", "kill_others"}, {"keep", keep}}.dump());
+void Jail::unwatch(pid_t pid) {
+  std::lock_guard lock(m_mutex);
+  m_watches.erase(pid);
 }
 
-bool Jail::read_events() {
-  if (m_dead) return false;
-  auto message = sys::recv_message(m_ctl.get());
-  if (!message || message->data.empty()) {
-    m_dead = true;
-    return false;
-  }
-  json parsed = json::parse(message->data, nullptr, false);
-  if (parsed.value("op", "") == "exited") {
-    pid_t pid = parsed.at("pid").get<pid_t>();
-    if (auto it = std::find(m_forgotten.begin(), m_forgotten.end(), pid); it != m_forgotten.end()) m_forgotten.erase(it);
-    else m_events.push_back({pid, parsed.at("status").get<int>()});
-  }
-  return true;
-}
-
-bool Jail::drain_events() {
-  while (!m_dead) {
-    pollfd p{m_ctl.get(), POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0 || (p.revents & (POLLIN | POLLHUP)) == 0) break;
-    if (!read_events()) return false;
-  }
-  return !m_dead;
+bool Jail::dead() const {
+  std::lock_guard lock(m_mutex);
+  return m_dead;
 }
 
 void Jail::forget(pid_t pid) {
-  if (!take_exit(pid)) m_forgotten.push_back(pid);
+  std::lock_guard lock(m_mutex);
+  m_watches.erase(pid);
+  for (auto it = m_events.begin(); it != m_events.end(); ++it) {
+    if (it->pid == pid) {
+      m_events.erase(it);
+      return;
+    }
+  }
+  m_forgotten.push_back(pid);
 }
 
 std::optional<int> Jail::take_exit(pid_t pid) {
+  std::lock_guard lock(m_mutex);
   for (auto it = m_events.begin(); it != m_events.end(); ++it) {
     if (it->pid == pid) {
       int status = it->status;
@@ -173,6 +225,11 @@ void Jail::destroy() {
     while (::waitpid(m_init_pid, nullptr, 0) < 0 && errno == EINTR) {
     }
     m_init_pid = -1;
+  }
+  if (m_reader.joinable()) {
+    // The init is dead: its end of the socket is closed, so the reader sees EOF.
+    if (m_ctl.valid()) ::shutdown(m_ctl.get(), SHUT_RDWR);
+    m_reader.join();
   }
   m_ctl.reset();
   if (m_cgroup) {

@@ -96,10 +96,10 @@ void plan_proc(Planner& p) {
 void plan_etc(Planner& p, const RootSetup& s) {
   p.mkdir("/etc");
   p.file("/etc/passwd", fmt::format("root:x:0:0:root:/root:/usr/sbin/nologin\n"
-                                    "sandbox:x:{0}:{0}:sandpit sandbox:/workspace:/bin/bash\n"
+                                    "{1}:x:{0}:{0}:sandpit sandbox:{2}:/bin/bash\n"
                                     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-                                    k_inside_id));
-  p.file("/etc/group", fmt::format("root:x:0:\nsandbox:x:{0}:\nnogroup:x:65534:\n", k_inside_id));
+                                    k_inside_id, s.user_name, s.home.empty() ? "/workspace" : s.home));
+  p.file("/etc/group", fmt::format("root:x:0:\n{1}:x:{0}:\nnogroup:x:65534:\n", k_inside_id, s.user_name));
   p.file("/etc/hostname", s.hostname + "\n");
   p.file("/etc/hosts", fmt::format("127.0.0.1 localhost {0}\n::1 localhost ip6-localhost {0}\n", s.hostname));
 }
@@ -113,6 +113,10 @@ std::vector<MountStep> plan_root(const RootSetup& s, const std::string& new_root
   plan_system_binds(p, s.ro_binds);
   p.mkdir("/workspace");
   p.bind(s.workspace_source, "/workspace", MS_NOSUID | MS_NODEV);
+  if (!s.home.empty()) {
+    p.mkdir(s.home);
+    p.bind(s.workspace_source, s.home, MS_NOSUID | MS_NODEV);
+  }
   if (!s.persist_source.empty()) {
     p.mkdir("/persist");
     p.bind(s.persist_source, "/persist", MS_NOSUID | MS_NODEV);

@@ -45,6 +45,8 @@ nlohmann::json to_init_json(const JailSpec& spec) {
           {"network", spec.network},
           {"persist", !spec.persist_dir.empty()},
           {"hostname", spec.hostname},
+          {"home", spec.home},
+          {"user_name", spec.user_name},
           {"tmp_size", l.tmp},
           {"tmp_inodes", std::max<std::uint64_t>(1024, l.tmp / 16384)},
           {"rlimits", rlimits}};

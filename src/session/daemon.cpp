@@ -3,6 +3,7 @@
 #include "sandpit/files/quota.hpp"
 #include "sandpit/session/admission.hpp"
 
+#include "daemon_process.hpp"
 #include "event_sink.hpp"
 #include "run_loop.hpp"
 #include "turns.hpp"
@@ -13,7 +14,9 @@
 #include "sandpit/sys/unix_socket.hpp"
 #include "sandpit/util/trace.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <fmt/format.h>
 #include <mutex>
 #include <fcntl.h>
@@ -29,11 +32,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using protocol::RequestType;
-
-// `what` and `message` become the client's `sandpit: <what>: <message>`.
-json error_message(std::string_view code, const std::string& message, int exit_code, const std::string& what = "session") {
-  return {{"type", "error"}, {"code", code}, {"what", what}, {"message", message}, {"exit_code", exit_code}};
-}
 
 // Interrupts the running execution when its client asks (Ctrl-C) or goes away.
 class ClientCanceller final : public Canceller {
@@ -78,10 +76,12 @@ public:
       int timeout = -1;
       {
         std::lock_guard lock(m_mutex);
+        // A command running in the background keeps the session alive (E2B's background processes).
+        if (m_active == 0 && m_session->processes().size() > 0) m_idle_since = Clock::now();
         if (m_active == 0) {
           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(m_idle_since + m_idle - Clock::now()).count();
           if (left <= 0) break;
-          timeout = static_cast<int>(std::min<long long>(left, 3'600'000));
+          timeout = static_cast<int>(std::clamp<long long>(left, 1, 60'000));
         }
       }
       pollfd fds[2] = {{m_listener.get(), POLLIN, 0}, {m_wake.first.get(), POLLIN, 0}};
@@ -157,6 +157,15 @@ private:
     case RequestType::interrupt: return true; // nothing is running for this client
     case RequestType::info: (void)protocol::send(fd, info()); return true;
     case RequestType::restart:
+      if (!r.context.empty()) {
+        Turns& turns = lane(r.context);
+        Turn turn(turns, turns.take());
+        const bool had = m_session->restart_context(r.context);
+        snapshot();
+        (void)protocol::send(fd, {{"type", "ok"}, {"had_kernel", had}});
+        return true;
+      }
+      [[fallthrough]];
     case RequestType::reset: {
       Turn turn(m_turns, m_turns.take());
       r.type == RequestType::restart ? m_session->restart_kernels() : reset();
@@ -164,6 +173,14 @@ private:
       (void)protocol::send(fd, {{"type", "ok"}});
       return true;
     }
+    case RequestType::process_start:
+    case RequestType::process_connect:
+    case RequestType::process_list:
+    case RequestType::process_input:
+    case RequestType::process_close_stdin:
+    case RequestType::process_signal:
+      serve_process_request(*m_session, m_config, m_workspace, fd, reader, r, m_stop);
+      return true;
     case RequestType::shutdown:
       (void)protocol::send(fd, {{"type", "ok"}});
       m_stop = true;
@@ -173,25 +190,38 @@ private:
     return true;
   }
 
+  // Executions in one context run one at a time, in arrival order; "" (every
+  // CLI, REPL and MCP execution) is the session's own lane.
+  Turns& lane(const std::string& context) {
+    if (context.empty()) return m_turns;
+    std::lock_guard lock(m_mutex);
+    auto& turns = m_lanes[context];
+    if (!turns) turns = std::make_unique<Turns>();
+    return *turns;
+  }
+
   void execute(int fd, protocol::LineReader& reader, const protocol::Execute& e) {
-    auto ticket = e.wait ? std::optional(m_turns.take()) : m_turns.take_if_idle();
+    Turns& turns = lane(e.context);
+    auto ticket = e.wait ? std::optional(turns.take()) : turns.take_if_idle();
     if (!ticket) {
       (void)protocol::send(fd, error_message("busy", "another execution is running in this session (drop --no-wait to queue)", 1, "busy"));
       return;
     }
-    Turn turn(m_turns, *ticket);
+    Turn turn(turns, *ticket);
     if (m_closing) {
       (void)protocol::send(fd, error_message("closing", "the session was stopped before this execution's turn came", 125));
       return;
     }
-    ExecRequest request{*kernels::parse_language(e.language), e.code, e.filename, units::Millis(e.timeout_ms)};
+    ExecRequest request{*kernels::parse_language(e.language), e.code, e.filename, units::Millis(e.timeout_ms), e.context, e.env, e.cwd};
     EventSink sink(fd);
     ClientCanceller canceller(fd, reader);
     // Recorded before the client hears the result, and even if it has gone.
     auto record = exec_record(Caller{e.user, e.command, e.client}, m_workspace, request);
     bool recorded = false;
     try {
-      auto result = m_session->execute(request, sink, &canceller);
+      check_env(request.env);
+      auto result = m_session->execute(request, sink, &canceller,
+                                       [fd](int n) { (void)protocol::send(fd, {{"type", "started"}, {"execution_count", n}}); });
       sink.flush();
       snapshot();
       set_outcome(record, result);
@@ -253,7 +283,11 @@ private:
   json info() {
     std::lock_guard lock(m_mutex);
     json kernels = json::array();
-    for (const auto& k : m_info.kernels) kernels.push_back({{"language", k.language}, {"pid", k.pid}, {"executions", k.executions}});
+    for (const auto& k : m_info.kernels) {
+      json kernel = {{"language", k.language}, {"pid", k.pid}, {"executions", k.executions}};
+      if (!k.context.empty()) kernel["context"] = k.context;
+      kernels.push_back(std::move(kernel));
+    }
     return {{"type", "info"},
             {"session", m_info.name},
             {"workspace", m_info.workspace},
@@ -262,6 +296,8 @@ private:
             {"execution_count", m_info.execution_count},
             {"kernels", kernels},
             {"memory_bytes", m_info.memory_bytes},
+            {"processes", m_info.processes},
+            {"init_pid", m_session->jail().init_pid()},
             {"clients", m_active}};
   }
 
@@ -273,7 +309,8 @@ private:
   Clock::time_point m_started;
   sys::FdPair m_wake;
   Turns m_turns;
-  std::mutex m_mutex; // m_active, m_idle_since, m_info
+  std::mutex m_mutex; // m_active, m_idle_since, m_info, m_lanes
+  std::map<std::string, std::unique_ptr<Turns>> m_lanes;
   int m_active = 0;
   Clock::time_point m_idle_since;
   SessionInfo m_info;

@@ -1,5 +1,7 @@
 #include "sandpit/session/protocol.hpp"
 
+#include "protocol_detail.hpp"
+
 #include "sandpit/sys/fd.hpp"
 
 #include <array>
@@ -10,22 +12,13 @@
 #include <unistd.h>
 
 namespace sandpit::session::protocol {
-namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<std::string_view, RequestType>, 8> k_types{{{"hello", RequestType::hello},
-                                                                          {"execute", RequestType::execute},
-                                                                          {"check", RequestType::check},
-                                                                          {"interrupt", RequestType::interrupt},
-                                                                          {"info", RequestType::info},
-                                                                          {"restart", RequestType::restart},
-                                                                          {"reset", RequestType::reset},
-                                                                          {"shutdown", RequestType::shutdown}}};
+namespace detail {
 
 Failure bad(std::string why) { return Failure{"protocol", 0, std::move(why)}; }
 
-// Every field the request may carry, and nothing else.
 std::optional<Failure> check_fields(const json& message, std::initializer_list<std::string_view> allowed) {
   for (const auto& [key, value] : message.items()) {
     bool known = key == "type";
@@ -35,8 +28,51 @@ std::optional<Failure> check_fields(const json& message, std::initializer_list<s
   return std::nullopt;
 }
 
+std::optional<Failure> decode_env(const json& m, std::map<std::string, std::string>& env) {
+  if (!m.contains("env")) return std::nullopt;
+  if (!m["env"].is_object() || m["env"].size() > 1000) return bad("'env' must be an object of at most 1000 strings");
+  for (const auto& [name, value] : m["env"].items()) {
+    if (!value.is_string() || name.empty() || name.size() > 256 || value.get<std::string>().size() > 65536) {
+      return bad("'env' must map short names to strings");
+    }
+    env[name] = value.get<std::string>();
+  }
+  return std::nullopt;
+}
+
+std::optional<Failure> decode_string(const json& m, const char* name, std::string& out, std::size_t max) {
+  if (!m.contains(name)) return std::nullopt;
+  if (!m[name].is_string() || m[name].get<std::string>().size() > max) return bad(fmt::format("'{}' must be a short string", name));
+  out = m[name].get<std::string>();
+  if (out.find('\n') != std::string::npos || out.find('\0') != std::string::npos) return bad(fmt::format("'{}' must be one line", name));
+  return std::nullopt;
+}
+
+} // namespace detail
+
+namespace {
+
+using namespace detail;
+
+constexpr std::array<std::pair<std::string_view, RequestType>, 14> k_types{{{"hello", RequestType::hello},
+                                                                           {"execute", RequestType::execute},
+                                                                           {"check", RequestType::check},
+                                                                           {"interrupt", RequestType::interrupt},
+                                                                           {"info", RequestType::info},
+                                                                           {"restart", RequestType::restart},
+                                                                           {"reset", RequestType::reset},
+                                                                           {"shutdown", RequestType::shutdown},
+                                                                           {"process_start", RequestType::process_start},
+                                                                           {"process_connect", RequestType::process_connect},
+                                                                           {"process_list", RequestType::process_list},
+                                                                           {"process_input", RequestType::process_input},
+                                                                           {"process_close_stdin", RequestType::process_close_stdin},
+                                                                           {"process_signal", RequestType::process_signal}}};
+
+} // namespace
+
 // Who asked: short one-line strings, and a command from the closed set.
-Result<Request> decode_caller(const json& m, Request& r) {
+Result<Request> detail::decode_caller(const json& m, Request& r) {
   auto& e = r.execute;
   for (auto [name, field] : {std::pair{"user", &e.user}, std::pair{"command", &e.command}, std::pair{"client", &e.client}}) {
     if (!m.contains(name)) continue;
@@ -44,11 +80,13 @@ Result<Request> decode_caller(const json& m, Request& r) {
     *field = m[name].get<std::string>();
     if (field->find('\n') != std::string::npos) return bad(fmt::format("'{}' must be one line", name));
   }
-  if (e.command != "exec" && e.command != "shell" && e.command != "repl" && e.command != "mcp") {
+  if (e.command != "exec" && e.command != "shell" && e.command != "repl" && e.command != "mcp" && e.command != "serve") {
     return bad(fmt::format("unknown command '{}'", e.command));
   }
   return r;
 }
+
+namespace {
 
 // The fields execute and check share: a known language and bounded code.
 std::optional<Failure> decode_code(const json& m, std::string_view type, Execute& e) {
@@ -72,7 +110,9 @@ Result<Request> decode_check(const json& m) {
 }
 
 Result<Request> decode_execute(const json& m) {
-  if (auto f = check_fields(m, {"language", "code", "filename", "timeout_ms", "wait", "user", "command", "client"})) return *f;
+  if (auto f = check_fields(m, {"language", "code", "filename", "timeout_ms", "wait", "user", "command", "client", "context", "env", "cwd"})) {
+    return *f;
+  }
   Request r;
   r.type = RequestType::execute;
   auto& e = r.execute;
@@ -93,6 +133,9 @@ Result<Request> decode_execute(const json& m) {
     if (!m["wait"].is_boolean()) return bad("'wait' must be true or false");
     e.wait = m["wait"].get<bool>();
   }
+  if (auto f = decode_string(m, "context", e.context, 128)) return *f;
+  if (auto f = decode_string(m, "cwd", e.cwd, 4096)) return *f;
+  if (auto f = decode_env(m, e.env)) return *f;
   return decode_caller(m, r);
 }
 
@@ -116,6 +159,7 @@ Result<Request> decode_request(std::string_view line) {
     if (name != type) continue;
     if (t == RequestType::execute) return decode_execute(m);
     if (t == RequestType::check) return decode_check(m);
+    if (is_process_request(t)) return decode_process(m, t);
     Request r;
     r.type = t;
     if (t == RequestType::hello) {
@@ -134,6 +178,11 @@ Result<Request> decode_request(std::string_view line) {
         if (!m["reason"].is_string() || m["reason"].get<std::string>().size() > 512) return bad("'reason' must be a short string");
         r.reason = m["reason"].get<std::string>();
       }
+      return r;
+    }
+    if (t == RequestType::restart) {
+      if (auto f = check_fields(m, {"context"})) return *f;
+      if (auto f = decode_string(m, "context", r.context, 128)) return *f;
       return r;
     }
     if (auto f = check_fields(m, {})) return *f;
@@ -157,6 +206,13 @@ nlohmann::json encode(const Request& r) {
     m["user"] = e.user;
     m["command"] = e.command;
     if (!e.client.empty()) m["client"] = e.client;
+    if (!e.context.empty()) m["context"] = e.context;
+    if (!e.env.empty()) m["env"] = e.env;
+    if (!e.cwd.empty()) m["cwd"] = e.cwd;
+  } else if (is_process_request(r.type)) {
+    encode_process(r, m);
+  } else if (r.type == RequestType::restart && !r.context.empty()) {
+    m["context"] = r.context;
   } else if (r.type == RequestType::check) {
     m["language"] = r.execute.language;
     m["code"] = r.execute.code;

@@ -173,6 +173,8 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
   };
   if (!unsent.empty()) send_some();
 
+  // Readable once the jail reports the process's exit (or dies).
+  const sys::Fd exit_watch = jail.watch_exit(pid);
   take_events();
   while (!finished()) {
     auto now = Clock::now();
@@ -182,7 +184,7 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
     }
     if (stopper.tick(now, outcome)) break;
     const short ctl_events = static_cast<short>(POLLIN | (unsent.empty() || stopper.active() ? 0 : POLLOUT));
-    pollfd fds[5] = {{out.fd(), POLLIN, 0}, {err.fd(), POLLIN, 0}, {ctl, ctl_events, 0}, {jail.event_fd(), POLLIN, 0}, {cancel, POLLIN, 0}};
+    pollfd fds[5] = {{out.fd(), POLLIN, 0}, {err.fd(), POLLIN, 0}, {ctl, ctl_events, 0}, {exit_watch.get(), POLLIN, 0}, {cancel, POLLIN, 0}};
     auto until = stopper.active() ? stopper.next() : deadline;
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
     if (::poll(fds, 5, static_cast<int>(std::clamp<long long>(wait, 0, 60'000) + 1)) < 0 && errno != EINTR) break;
@@ -196,8 +198,8 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
       ctl = -1;
       stopper.begin(Clock::now());
     }
-    if ((fds[3].revents & (POLLIN | POLLHUP)) != 0 && !jail.read_events()) break; // the jail is gone
     take_events();
+    if ((fds[3].revents & POLLIN) != 0 && !outcome.wait_status && jail.dead()) break; // the jail is gone
     if ((fds[4].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       if (canceller->on_readable() == Stop::interrupt && !stopper.active()) {
         outcome.interrupted = true;
@@ -206,6 +208,7 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
       cancel = canceller->fd(); // -1 once the client is gone or half-closed: it cannot ask again
     }
   }
+  if (!outcome.wait_status) jail.unwatch(pid);
   // Take what the pipes hold now, without waiting for background children that may keep them open.
   if (!out.pump(cap, sink) || !err.pump(cap, sink)) outcome.output_limit = true;
   if (ctl >= 0 && !pump_control(ctl, ctl_buffer, ch, outcome.driver_result)) outcome.protocol_error = true;

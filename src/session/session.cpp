@@ -96,8 +96,10 @@ Channels make_channels(Language language, bool with_ctl) {
   return c;
 }
 
-jail::SpawnRequest spawn_request(std::vector<std::string> argv, const Channels& c, int third) {
-  return {std::move(argv), sandbox_environment(), "/workspace", {c.null_fd.get(), c.out.second.get(), c.err.second.get(), third}};
+// The frame that sets environment variables for the next cell only (E2B's per-call envs): "env <nbytes> <cell> -\n" + JSON.
+std::string env_frame(const std::map<std::string, std::string>& env, const std::string& cell) {
+  const auto json = nlohmann::json(env).dump();
+  return fmt::format("env {} {} -\n{}", json.size(), cell, json);
 }
 
 // The host keeps the read ends, non-blocking; the jail's ends are closed here.
@@ -112,15 +114,27 @@ void keep_host_ends(Channels& c) {
 
 } // namespace
 
+jail::SpawnRequest Session::spawn_request(std::vector<std::string> argv, const Channels& c, int third, std::string cwd) const {
+  return {std::move(argv), sandbox_environment(m_profile), cwd.empty() ? m_profile.home_dir() : std::move(cwd),
+          {c.null_fd.get(), c.out.second.get(), c.err.second.get(), third}};
+}
+
 Session::Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name, const Workspace& workspace,
-                 Lifetime lifetime)
-    : m_config(config), m_jail(std::move(jail)), m_name(std::move(name)), m_workspace(workspace.host_dir.string()),
-      m_files_dir(workspace.files_dir), m_lifetime(lifetime), m_started(Clock::now()) {}
+                 Lifetime lifetime, Profile profile)
+    : m_config(config), m_jail(std::move(jail)), m_processes(std::make_unique<ProcessTable>(*m_jail)), m_name(std::move(name)),
+      m_workspace(workspace.host_dir.string()), m_files_dir(workspace.files_dir), m_lifetime(lifetime), m_profile(std::move(profile)),
+      m_started(Clock::now()) {}
+
+Session::~Session() {
+  // The process pumps wait on the jail: they go first.
+  m_processes.reset();
+}
 
 std::unique_ptr<Session> Session::start(const config::Config& config, const Workspace& workspace, Lifetime lifetime,
                                         std::optional<Language> first_kernel) {
   workspace.ensure_created();
   ensure_persist_dir();
+  auto profile = load_profile(workspace);
   if (::geteuid() == 0) {
     // As root the sandbox user is the host's nobody: give it the workspace files and the volume.
     for (const auto& dir : {workspace.files_dir, persist_dir()}) {
@@ -130,6 +144,8 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
     }
   }
   auto spec = jail::make_spec(config, workspace.files_dir.string(), persist_dir().string());
+  spec.home = profile.home;
+  spec.user_name = profile.user();
   // The first kernel starts with the jail: its request travels with the setup.
   const Language language = first_kernel.value_or(Language::bash);
   const bool with_kernel = language != Language::bash; // a shell is a new process per execution
@@ -137,7 +153,8 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
   std::optional<jail::SpawnRequest> first;
   if (with_kernel) {
     channels = make_channels(language, true);
-    first = spawn_request(kernel_command(config, language), *channels, channels->ctl.second.get());
+    first = jail::SpawnRequest{kernel_command(config, language), sandbox_environment(profile), profile.home_dir(),
+                               {channels->null_fd.get(), channels->out.second.get(), channels->err.second.get(), channels->ctl.second.get()}};
   }
   auto jail = jail::Jail::start(spec, first ? &*first : nullptr);
   if (!jail) {
@@ -149,10 +166,12 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
     }
     throw Error(ExitCode::sandbox_setup, "sandbox setup failed", why);
   }
-  std::unique_ptr<Session> session(new Session(config, std::move(jail).value(), "ws-" + workspace.id, workspace, lifetime));
+  std::unique_ptr<Session> session(
+      new Session(config, std::move(jail).value(), "ws-" + workspace.id, workspace, lifetime, std::move(profile)));
   if (with_kernel) {
     if (session->m_jail->first_pid() < 0) start_failed(language, session->m_jail->first_failure());
-    session->adopt_kernel(language, session->m_jail->first_pid(), std::move(*channels));
+    std::lock_guard lock(session->m_mutex);
+    session->adopt_kernel({language, ""}, session->m_jail->first_pid(), std::move(*channels));
   }
   return session;
 }
@@ -171,10 +190,10 @@ std::vector<std::string> kernel_command(const config::Config& config, Language l
   return argv;
 }
 
+// With m_mutex held.
 void Session::reap_dead_kernels() {
-  m_jail->drain_events();
   for (auto it = m_kernels.begin(); it != m_kernels.end();) {
-    if (auto status = m_jail->take_exit(it->second.pid)) {
+    if (auto status = m_jail->take_exit(it->second->pid)) {
       m_lost[it->first] = fmt::format("it exited with status {} while idle", status_code(*status));
       it = m_kernels.erase(it);
     } else {
@@ -183,97 +202,124 @@ void Session::reap_dead_kernels() {
   }
 }
 
-void Session::adopt_kernel(Language language, pid_t pid, Channels channels) {
+// With m_mutex held.
+void Session::adopt_kernel(const KernelKey& key, pid_t pid, Channels channels) {
   // Blocking and before any cell: the loader reads exactly the driver's bytes.
-  (void)sys::write_all(channels.ctl.first.get(), kernels::driver_source(language));
+  (void)sys::write_all(channels.ctl.first.get(), kernels::driver_source(key.first));
   keep_host_ends(channels);
-  Kernel& kernel = m_kernels[language];
-  kernel.pid = pid;
-  kernel.out = std::move(channels.out.first);
-  kernel.err = std::move(channels.err.first);
-  kernel.ctl = std::move(channels.ctl.first);
+  auto kernel = std::make_shared<Kernel>();
+  kernel->pid = pid;
+  kernel->out = std::move(channels.out.first);
+  kernel->err = std::move(channels.err.first);
+  kernel->ctl = std::move(channels.ctl.first);
+  m_kernels[key] = std::move(kernel);
 }
 
-Session::Kernel& Session::kernel_for(Language language, OutputSink& sink, ExecResult& result) {
-  if (auto it = m_kernels.find(language); it != m_kernels.end()) return it->second;
+// With m_mutex held.
+std::shared_ptr<Session::Kernel> Session::kernel_for(const KernelKey& key, const std::string& cwd, OutputSink& sink, ExecResult& result) {
+  if (auto it = m_kernels.find(key); it != m_kernels.end()) return it->second;
+  const Language language = key.first;
   auto channels = make_channels(language, true);
-  auto pid = m_jail->spawn(spawn_request(kernel_command(m_config, language), channels, channels.ctl.second.get()));
+  auto pid = m_jail->spawn(spawn_request(kernel_command(m_config, language), channels, channels.ctl.second.get(), cwd));
   if (!pid) start_failed(language, pid.failure());
-  adopt_kernel(language, *pid, std::move(channels));
-  if (auto lost = m_lost.find(language); lost != m_lost.end()) {
+  adopt_kernel(key, *pid, std::move(channels));
+  if (auto lost = m_lost.find(key); lost != m_lost.end()) {
     std::string notice = fmt::format("sandpit: a new {} kernel was started because {}; earlier state is lost\n",
                                      kernels::name_of(language), lost->second);
     result.stderr_text += notice;
     sink.on_stderr(notice);
     m_lost.erase(lost);
   }
-  return m_kernels[language];
+  return m_kernels[key];
 }
 
-ExecResult Session::execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller) {
+ExecResult Session::execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller, const std::function<void(int)>& on_start) {
   auto started = Clock::now();
-  auto result = run(request, sink, canceller);
+  auto result = run(request, sink, canceller, on_start);
   result.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return result;
 }
 
-ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller* canceller) {
+ExecResult Session::run_shell(const ExecRequest& request, ExecResult result, Canceller* canceller, OutputSink& sink) {
+  auto started = Clock::now();
+  auto script = check(script_memfd(request.code), ExitCode::sandbox_setup, "start bash");
+  auto channels = make_channels(Language::bash, false);
+  auto spawn = spawn_request(kernel_command(m_config, Language::bash), channels, script.get(), request.cwd);
+  if (!request.env.empty()) spawn.env = with_env(std::move(spawn.env), request.env);
+  auto pid = m_jail->spawn(spawn);
+  if (!pid) start_failed(Language::bash, pid.failure());
+  keep_host_ends(channels);
+  const bool fresh = m_lifetime == Lifetime::fresh;
+  auto outcome = run_loop(*m_jail, *pid, {channels.out.first.get(), channels.err.first.get(), -1, {}, {}, false}, {false, fresh, false},
+                          started + request.timeout, m_config.limits.output, sink, canceller, result);
+  finish_run(result, outcome, request);
+  return result;
+}
+
+ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller* canceller, const std::function<void(int)>& on_start) {
   auto started = Clock::now();
   ExecResult result;
   result.language = request.language;
   result.session = m_name;
-  result.execution_count = ++m_execution_count;
-  const auto oom_before = m_jail->oom_kills();
+  {
+    std::lock_guard lock(m_mutex);
+    result.execution_count = ++m_execution_count;
+  }
+  if (on_start) on_start(result.execution_count);
+  m_oom_before = m_jail->oom_kills();
+  if (request.language == Language::bash) return run_shell(request, std::move(result), canceller, sink);
   const bool fresh = m_lifetime == Lifetime::fresh;
-  const bool has_kernel = request.language != Language::bash;
-  RunPolicy policy{!fresh && has_kernel, fresh, has_kernel};
-  RunOutcome outcome;
-  if (request.language == Language::bash) {
-    auto script = check(script_memfd(request.code), ExitCode::sandbox_setup, "start bash");
-    auto channels = make_channels(Language::bash, false);
-    auto pid = m_jail->spawn(spawn_request(kernel_command(m_config, Language::bash), channels, script.get()));
-    if (!pid) start_failed(Language::bash, pid.failure());
-    keep_host_ends(channels);
-    outcome = run_loop(*m_jail, *pid, {channels.out.first.get(), channels.err.first.get(), -1, {}, {}, false}, policy,
-                       started + request.timeout, m_config.limits.output, sink, canceller, result);
-  } else {
+  const KernelKey key{request.language, request.context};
+  std::shared_ptr<Kernel> kernel;
+  {
+    std::lock_guard lock(m_mutex);
     reap_dead_kernels();
-    Kernel& kernel = kernel_for(request.language, sink, result);
-    trace::mark("kernel ready");
-    // The cell goes out from inside the run loop, under its deadline: a kernel
-    // that does not read (stopped, wedged) cannot hold the session.
-    const auto cell = new_cell_id();
-    ++kernel.executions;
-    // Each cell its own name, so a traceback through a function an earlier cell defined shows that cell's lines.
-    auto named = request;
-    if (named.filename == "<cell>") named.filename = fmt::format("<cell {}>", result.execution_count);
-    outcome = run_loop(*m_jail, kernel.pid, {kernel.out.get(), kernel.err.get(), kernel.ctl.get(), cell, frame(named, cell), fresh}, policy,
-                       started + request.timeout, m_config.limits.output, sink, canceller, result);
-    drop_if_lost(request.language, kernel, outcome);
+    kernel = kernel_for(key, request.cwd, sink, result);
+    ++kernel->executions;
   }
-  if (!fresh && !m_config.keep_background) {
-    // session.background = "kill": nothing of this execution outlives it but the kernels.
-    std::vector<pid_t> kernels;
-    for (const auto& [language, k] : m_kernels) kernels.push_back(k.pid);
-    m_jail->kill_others(kernels);
+  trace::mark("kernel ready");
+  // The cell goes out from inside the run loop, under its deadline: a kernel
+  // that does not read (stopped, wedged) cannot hold the session.
+  const auto cell = new_cell_id();
+  // Each cell its own name, so a traceback through a function an earlier cell defined shows that cell's lines.
+  auto named = request;
+  if (named.filename == "<cell>") named.filename = fmt::format("<cell {}>", result.execution_count);
+  auto to_send = request.env.empty() ? frame(named, cell) : env_frame(request.env, cell) + frame(named, cell);
+  auto outcome = run_loop(*m_jail, kernel->pid, {kernel->out.get(), kernel->err.get(), kernel->ctl.get(), cell, std::move(to_send), fresh},
+                          {!fresh, fresh, true}, started + request.timeout, m_config.limits.output, sink, canceller, result);
+  {
+    std::lock_guard lock(m_mutex);
+    drop_if_lost(key, *kernel, outcome);
   }
-  finish(result, outcome, m_config.limits, m_jail->oom_kills() > oom_before, request);
-  // The driver names images by their path inside; the user opens copies outside.
-  save_images(result, m_files_dir.parent_path() / "outputs");
+  finish_run(result, outcome, request);
   return result;
 }
 
-void Session::drop_if_lost(Language language, const Kernel& kernel, const RunOutcome& outcome) {
+void Session::finish_run(ExecResult& result, const RunOutcome& outcome, const ExecRequest& request) {
+  if (m_lifetime != Lifetime::fresh && !m_config.keep_background) {
+    // session.background = "kill": nothing of this execution outlives it but the kernels (and the commands beside them).
+    std::lock_guard lock(m_mutex);
+    std::vector<pid_t> keep = m_processes->pids();
+    for (const auto& [key, k] : m_kernels) keep.push_back(k->pid);
+    m_jail->kill_others(keep);
+  }
+  finish(result, outcome, m_config.limits, m_jail->oom_kills() > m_oom_before, request);
+  // The driver names images by their path inside; the user opens copies outside.
+  save_images(result, m_files_dir.parent_path() / "outputs");
+}
+
+// With m_mutex held.
+void Session::drop_if_lost(const KernelKey& key, const Kernel& kernel, const RunOutcome& outcome) {
   if (!outcome.wait_status && !outcome.killed && !outcome.protocol_error && outcome.driver_result) return;
   // The kernel is gone (or wedged): the next execution gets a new one.
   if (!outcome.wait_status) m_jail->forget(kernel.pid);
   if (m_lifetime != Lifetime::fresh) {
     m_jail->signal(-kernel.pid, SIGKILL);
-    m_lost[language] = outcome.killed ? "the last one did not stop when interrupted"
-                     : outcome.wait_status ? fmt::format("the last one died (status {})", status_code(*outcome.wait_status))
-                                           : "the last one stopped answering";
+    m_lost[key] = outcome.killed ? "the last one did not stop when interrupted"
+                : outcome.wait_status ? fmt::format("the last one died (status {})", status_code(*outcome.wait_status))
+                                      : "the last one stopped answering";
   }
-  m_kernels.erase(language);
+  m_kernels.erase(key);
 }
 
 Completeness Session::completeness(Language language, const std::string& code) {
@@ -293,26 +339,52 @@ Completeness Session::completeness(Language language, const std::string& code) {
     if (outcome.wait_status && status_code(*outcome.wait_status) == 0) return Completeness::complete;
     return bash_wants_more(code, scratch.stderr_text) ? Completeness::incomplete : Completeness::invalid;
   }
-  reap_dead_kernels();
-  // A kernel started for a check must still tell the next execution that earlier state was lost.
-  auto lost = m_lost;
-  Kernel& kernel = kernel_for(language, sink, scratch);
-  m_lost = std::move(lost);
+  const KernelKey key{language, ""};
+  std::shared_ptr<Kernel> kernel;
+  {
+    std::lock_guard lock(m_mutex);
+    reap_dead_kernels();
+    // A kernel started for a check must still tell the next execution that earlier state was lost.
+    auto lost = m_lost;
+    kernel = kernel_for(key, "", sink, scratch);
+    m_lost = std::move(lost);
+  }
   const auto cell = new_cell_id();
-  RunChannels channels{kernel.out.get(), kernel.err.get(), kernel.ctl.get(), cell, frame({language, code, "<cell>"}, cell, "check"), false, "check"};
-  auto outcome = run_loop(*m_jail, kernel.pid, channels, {true, false, true}, deadline, m_config.limits.output, sink, nullptr, scratch);
-  drop_if_lost(language, kernel, outcome);
+  RunChannels channels{kernel->out.get(), kernel->err.get(), kernel->ctl.get(), cell, frame({language, code, "<cell>"}, cell, "check"), false, "check"};
+  auto outcome = run_loop(*m_jail, kernel->pid, channels, {true, false, true}, deadline, m_config.limits.output, sink, nullptr, scratch);
+  {
+    std::lock_guard lock(m_mutex);
+    drop_if_lost(key, *kernel, outcome);
+  }
   if (!outcome.driver_result) return Completeness::complete; // nothing to wait for: the execution will report
   return parse_completeness((*outcome.driver_result).value("status", "")).value_or(Completeness::complete);
 }
 
 void Session::restart_kernels() {
-  for (auto& [language, kernel] : m_kernels) {
-    m_jail->signal(-kernel.pid, SIGKILL);
-    m_jail->forget(kernel.pid);
+  std::lock_guard lock(m_mutex);
+  for (auto& [key, kernel] : m_kernels) {
+    m_jail->signal(-kernel->pid, SIGKILL);
+    m_jail->forget(kernel->pid);
   }
   m_kernels.clear();
   m_lost.clear();
+}
+
+bool Session::restart_context(const std::string& context) {
+  std::lock_guard lock(m_mutex);
+  bool any = false;
+  for (auto it = m_kernels.begin(); it != m_kernels.end();) {
+    if (it->first.second != context) {
+      ++it;
+      continue;
+    }
+    m_jail->signal(-it->second->pid, SIGKILL);
+    m_jail->forget(it->second->pid);
+    m_lost.erase(it->first);
+    it = m_kernels.erase(it);
+    any = true;
+  }
+  return any;
 }
 
 void Session::kill_processes() {
@@ -320,15 +392,28 @@ void Session::kill_processes() {
   m_jail->kill_all();
 }
 
+ProcessSpec Session::process_spec(std::vector<std::string> argv, const std::map<std::string, std::string>& env, std::string cwd) const {
+  ProcessSpec spec;
+  spec.argv = std::move(argv);
+  spec.env = with_env(sandbox_environment(m_profile), env);
+  spec.requested_env = env;
+  spec.cwd = cwd.empty() ? m_profile.home_dir() : std::move(cwd);
+  return spec;
+}
+
 SessionInfo Session::info() const {
   SessionInfo info;
   info.name = m_name;
   info.workspace = m_workspace;
   info.uptime_s = std::chrono::duration<double>(Clock::now() - m_started).count();
-  info.execution_count = m_execution_count;
-  for (const auto& [language, kernel] : m_kernels) {
-    info.kernels.push_back({std::string(kernels::name_of(language)), kernel.pid, kernel.executions});
+  {
+    std::lock_guard lock(m_mutex);
+    info.execution_count = m_execution_count;
+    for (const auto& [key, kernel] : m_kernels) {
+      info.kernels.push_back({std::string(kernels::name_of(key.first)), key.second, kernel->pid, kernel->executions});
+    }
   }
+  info.processes = m_processes->size();
   info.memory_bytes = m_jail->usage().memory_now;
   return info;
 }

@@ -6,10 +6,16 @@
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/result.hpp"
 
+#include <span>
+
+#include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sandpit::jail {
@@ -32,6 +38,10 @@ struct LimitMechanism {
   std::string why_not; // why no cgroup, when none
 };
 
+// Thread-safe: several threads may spawn, signal and wait on processes of one
+// jail at once (a session runs a cell in one context while commands run
+// beside it). A reader thread takes every message the init sends: the reply
+// to the spawn in flight, and exits, which wake whoever watches that pid.
 class Jail {
 public:
   // Creates the cgroup, clones the init into fresh namespaces and waits until it
@@ -54,18 +64,16 @@ public:
   // Kills every process in the jail except its init and `keep`.
   void kill_others(const std::vector<pid_t>& keep);
 
-  // Readable when the init has something to say; then call read_events().
-  int event_fd() const { return m_ctl.get(); }
-  // Reads one message from the init and queues it. false once the init is gone (the jail is dead).
-  bool read_events();
-  // Reads whatever the init has sent, without blocking. false once the init is gone.
-  bool drain_events();
+  // An eventfd that becomes readable once `pid`'s exit is known (take_exit then
+  // returns it) or the jail has died. The caller owns it; unwatch() when giving up early.
+  sys::Fd watch_exit(pid_t pid);
+  void unwatch(pid_t pid);
   // Removes and returns the exit status of `pid` if it has been reported.
   std::optional<int> take_exit(pid_t pid);
   // The caller no longer follows `pid`: drop its exit now or when it comes, so a
   // later process that reuses the number is not taken for it.
   void forget(pid_t pid);
-  bool dead() const { return m_dead; }
+  bool dead() const;
 
   CgroupUsage usage() const;
   std::uint64_t oom_kills() const { return m_cgroup ? m_cgroup->oom_kills() : 0; }
@@ -77,7 +85,11 @@ public:
 
 private:
   Jail() = default;
-  Result<std::string> read_reply();
+  // Before the reader thread runs: the replies of start().
+  Result<std::string> read_reply_directly();
+  void read_loop();
+  void send(const std::string& message, std::span<const int> fds = {});
+  void notify_exit(pid_t pid); // with m_mutex held
 
   pid_t m_init_pid = -1;
   pid_t m_first_pid = -1;
@@ -85,8 +97,15 @@ private:
   sys::Fd m_ctl;
   std::unique_ptr<Cgroup> m_cgroup;
   LimitMechanism m_limits;
+  std::thread m_reader;
+  std::mutex m_spawn_mutex; // one request that expects a reply at a time
+  std::mutex m_send_mutex;
+  mutable std::mutex m_mutex; // everything below
+  std::condition_variable m_replied;
+  std::deque<std::string> m_replies;
   std::deque<ExitEvent> m_events;
   std::vector<pid_t> m_forgotten;
+  std::map<pid_t, sys::Fd> m_watches; // the jail's copy of each watcher's eventfd
   bool m_dead = false;
 };
 

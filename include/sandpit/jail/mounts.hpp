@@ -25,6 +25,8 @@ struct RootSetup {
   std::uint64_t tmp_size = 0;
   std::uint64_t tmp_inodes = 0;
   std::string hostname = "sandpit";
+  std::string home;                   // the workspace bound here too, as the user's home ("" for none)
+  std::string user_name = "sandbox";
 };
 
 enum class StepKind { make_private, tmpfs, mkdir, touch, symlink, bind, remount, proc, write_file, write_optional, pivot_root };

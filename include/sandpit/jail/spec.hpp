@@ -23,6 +23,10 @@ struct JailSpec {
   bool memory_by_rlimit = false;     // no memory cgroup: fall back to RLIMIT_DATA
   bool pids_by_rlimit = false;       // no pids cgroup: fall back to RLIMIT_NPROC
   std::string hostname = "sandpit";
+  // A second place the workspace appears at, which is also the sandbox user's
+  // home ("/home/user" for E2B's sandboxes); empty: home is /workspace.
+  std::string home;
+  std::string user_name = "sandbox"; // in /etc/passwd and /etc/group
 };
 
 // Expands globs in the configured bind list, keeps absolute existing paths, drops duplicates.

@@ -4,6 +4,7 @@
 #include "sandpit/kernels/language.hpp"
 #include "sandpit/util/units.hpp"
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -16,6 +17,11 @@ struct ExecRequest {
   std::string code;
   std::string filename = "<cell>"; // shown in tracebacks
   units::Millis timeout{30'000};
+  // "": the session's kernel for the language. Otherwise a kernel of its own
+  // (E2B's contexts: the same files, separate state), started on first use.
+  std::string context;
+  std::map<std::string, std::string> env; // set for this execution only (a kernel's are restored after it)
+  std::string cwd;                         // where a new context's kernel (or a shell) starts ("": home)
 };
 
 struct ErrorInfo {

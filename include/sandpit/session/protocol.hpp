@@ -5,20 +5,26 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sandpit::session::protocol {
 
 // Bumped whenever a request or reply changes shape. A client and a daemon of
 // different versions refuse each other with a message that says what to run.
-inline constexpr int k_version = 4;
+inline constexpr int k_version = 5;
 // Longest line either side accepts (a cell of code fits well within it).
 inline constexpr std::size_t k_max_line = 16u << 20;
 inline constexpr std::size_t k_max_code = 8u << 20;
 
-enum class RequestType { hello, execute, check, interrupt, info, restart, reset, shutdown };
+enum class RequestType {
+  hello, execute, check, interrupt, info, restart, reset, shutdown,
+  // Commands beside the kernels (protocol 5, for sandpit serve's E2B process API).
+  process_start, process_connect, process_list, process_input, process_close_stdin, process_signal
+};
 
 struct Execute {
   std::string language; // "python" | "javascript" | "bash" (already resolved from aliases)
@@ -28,8 +34,27 @@ struct Execute {
   bool wait = true; // false: answer "busy" instead of queueing behind another execution
   // For the audit record the daemon writes: who asked, through which command.
   std::string user;
-  std::string command = "exec"; // "exec" | "shell" | "repl" | "mcp"
-  std::string client;           // mcp: the client's "name version"
+  std::string command = "exec"; // "exec" | "shell" | "repl" | "mcp" | "serve"
+  std::string client;           // mcp: the client's "name version"; serve: the SDK's user agent
+  // Protocol 5: a kernel of its own ("" for the session's), variables for this
+  // execution only, and where a new context's kernel (or a shell) starts.
+  std::string context;
+  std::map<std::string, std::string> env;
+  std::string cwd;
+};
+
+// A command beside the kernels, or the process a process_* request names
+// (by pid, or by tag when pid is -1).
+struct Process {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::string cwd;
+  bool stdin_pipe = false;
+  std::string tag;
+  std::int64_t timeout_ms = 0; // 0: none
+  int pid = -1;
+  std::string data; // process_input: the bytes (base64 on the wire)
+  int signal = 0;   // process_signal
 };
 
 struct Request {
@@ -38,6 +63,8 @@ struct Request {
   std::string client;     // hello: "sandpit 0.1.0"
   Execute execute;        // execute; check uses its language and code
   std::string reason;     // interrupt: why, for the audit record ("" for Ctrl-C; "cancelled by the client: ...")
+  std::string context;    // restart: only this context's kernels (protocol 5)
+  Process process;        // process_*; process_start's caller is in `execute` (user, command, client)
 };
 
 // Decodes one line (without its newline). Anything outside the closed set of

@@ -5,11 +5,16 @@
 #include "sandpit/core/paths.hpp"
 #include "sandpit/jail/jail.hpp"
 #include "sandpit/session/execution.hpp"
+#include "sandpit/session/processes.hpp"
+#include "sandpit/session/profile.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,8 +23,6 @@ namespace sandpit::session {
 class Canceller;
 struct RunOutcome;
 
-// The fixed environment every sandboxed process starts with; nothing of the host's enters.
-std::vector<std::string> sandbox_environment();
 // The argv that starts `language`'s kernel (Python, Node drivers) or a shell script on fd 3 (bash).
 std::vector<std::string> kernel_command(const config::Config& config, kernels::Language language);
 struct Channels;
@@ -31,8 +34,9 @@ enum class Lifetime { fresh, persistent };
 
 struct KernelInfo {
   std::string language;
-  pid_t pid;      // inside the jail
-  int executions; // cells this kernel ran
+  std::string context; // "" for the session's own kernel of the language
+  pid_t pid;           // inside the jail
+  int executions;      // cells this kernel ran
 };
 
 struct SessionInfo {
@@ -41,18 +45,26 @@ struct SessionInfo {
   double uptime_s = 0;
   int execution_count = 0;
   std::vector<KernelInfo> kernels;
+  std::size_t processes = 0;      // commands running beside the kernels
   std::uint64_t memory_bytes = 0; // of the whole jail, when a cgroup measures it
 };
 
+// Thread-safe where a front end needs it: executions in different contexts,
+// and processes, run at once; executions in one context must come one at a
+// time (the daemon's turns see to it).
 class Session {
 public:
-  // Starts the jail for `workspace`, and with it the kernel for `first_kernel`
-  // (one round trip saved). Throws Error(sandbox_setup) naming the step that failed.
+  // Starts the jail for `workspace` (as its saved Profile describes it), and
+  // with it the kernel for `first_kernel` (one round trip saved). Throws
+  // Error(sandbox_setup) naming the step that failed.
   static std::unique_ptr<Session> start(const config::Config& config, const Workspace& workspace, Lifetime lifetime,
                                         std::optional<kernels::Language> first_kernel = std::nullopt);
+  ~Session();
 
   // Runs one execution to completion (or timeout, output limit, interrupt), streaming output to `sink`.
-  ExecResult execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller = nullptr);
+  // `on_start`, when set, hears the execution's number before anything runs.
+  ExecResult execute(const ExecRequest& request, OutputSink& sink, Canceller* canceller = nullptr,
+                     const std::function<void(int execution_count)>& on_start = {});
 
   // Asks `language`'s parser, in the sandbox, whether `code` is a whole cell
   // (Python's codeop, Node's parser, bash -n). Runs nothing of the code.
@@ -60,6 +72,8 @@ public:
 
   // Stops every kernel: the next execution starts with fresh interpreter state.
   void restart_kernels();
+  // Stops the kernels of one context (E2B's restart and delete of a context). false: it had none.
+  bool restart_context(const std::string& context);
   // Kills every process in the jail (kernels and anything left in the background).
   void kill_processes();
   // Kills every process in the jail without touching session state: the one
@@ -68,6 +82,12 @@ public:
   SessionInfo info() const;
   const std::string& name() const { return m_name; }
   const jail::Jail& jail() const { return *m_jail; }
+  const Profile& profile() const { return m_profile; }
+
+  // Commands beside the kernels (E2B's process API). `spec.env`/`cwd` are filled
+  // from the profile when empty.
+  ProcessTable& processes() { return *m_processes; }
+  ProcessSpec process_spec(std::vector<std::string> argv, const std::map<std::string, std::string>& env, std::string cwd) const;
 
 private:
   struct Kernel {
@@ -75,25 +95,33 @@ private:
     sys::Fd out, err, ctl;
     int executions = 0;
   };
+  using KernelKey = std::pair<kernels::Language, std::string>; // language, context
 
   Session(const config::Config& config, std::unique_ptr<jail::Jail> jail, std::string name, const Workspace& workspace,
-          Lifetime lifetime);
-  Kernel& kernel_for(kernels::Language language, OutputSink& sink, ExecResult& result);
-  void adopt_kernel(kernels::Language language, pid_t pid, Channels channels);
+          Lifetime lifetime, Profile profile);
+  std::shared_ptr<Kernel> kernel_for(const KernelKey& key, const std::string& cwd, OutputSink& sink, ExecResult& result);
+  void adopt_kernel(const KernelKey& key, pid_t pid, Channels channels);
   void reap_dead_kernels();
-  void drop_if_lost(kernels::Language language, const Kernel& kernel, const RunOutcome& outcome);
-  ExecResult run(const ExecRequest& request, OutputSink& sink, Canceller* canceller);
+  void drop_if_lost(const KernelKey& key, const Kernel& kernel, const RunOutcome& outcome);
+  ExecResult run(const ExecRequest& request, OutputSink& sink, Canceller* canceller, const std::function<void(int)>& on_start);
+  ExecResult run_shell(const ExecRequest& request, ExecResult result, Canceller* canceller, OutputSink& sink);
+  void finish_run(ExecResult& result, const RunOutcome& outcome, const ExecRequest& request);
+  jail::SpawnRequest spawn_request(std::vector<std::string> argv, const Channels& c, int third, std::string cwd = "") const;
 
   config::Config m_config;
   std::unique_ptr<jail::Jail> m_jail;
+  std::unique_ptr<ProcessTable> m_processes; // before m_jail goes: its pumps wait on the jail
   std::string m_name;
   std::string m_workspace;
   fs::path m_files_dir; // /workspace on the host: image paths are reported there
   Lifetime m_lifetime;
+  Profile m_profile;
   std::chrono::steady_clock::time_point m_started;
+  std::atomic<std::uint64_t> m_oom_before{0}; // the cgroup's OOM kills when the last execution began
+  mutable std::mutex m_mutex; // everything below
   int m_execution_count = 0;
-  std::map<kernels::Language, Kernel> m_kernels;
-  std::map<kernels::Language, std::string> m_lost; // why a kernel's state was lost, told to the next execution
+  std::map<KernelKey, std::shared_ptr<Kernel>> m_kernels;
+  std::map<KernelKey, std::string> m_lost; // why a kernel's state was lost, told to the next execution
 };
 
 } // namespace sandpit::session
