@@ -106,6 +106,24 @@ Inspected inspect_source(const Roots& roots, const SandboxPath& source) {
 
 } // namespace
 
+Opened open_for_download(const Roots& roots, const SandboxPath& source) {
+  auto src = inspect_beneath(roots.of(source.area), source.relative);
+  if (!src) {
+    const int err = src.failure().err;
+    throw FileError(problem_of(err), ExitCode::usage, source.shown(),
+                    err == ENOENT ? "no such file or directory in the sandbox"
+                    : err == ELOOP || err == EXDEV ? "goes through a symbolic link: refused (it could point outside the sandbox)"
+                                                   : src.failure().message());
+  }
+  if (S_ISDIR(src->st.st_mode)) throw FileError(Problem::is_a_directory, ExitCode::usage, source.shown(), "is a directory");
+  if (!S_ISREG(src->st.st_mode)) {
+    throw FileError(Problem::refused, ExitCode::usage, source.shown(), fmt::format("is {}: refused, not opened", kind_of(src->st.st_mode)));
+  }
+  auto fd = reopen_for_reading(*src);
+  if (!fd) throw FileError(problem_of(fd.failure().err), ExitCode::code_failed, source.shown(), fd.failure().message());
+  return {std::move(fd).value(), static_cast<std::uint64_t>(src->st.st_size)};
+}
+
 Report download(const Roots& roots, const SandboxPath& source, const std::filesystem::path& host, const Transfer& options) {
   auto src = inspect_source(roots, source);
   const bool is_dir = S_ISDIR(src.st.st_mode);
@@ -118,7 +136,7 @@ Report download(const Roots& roots, const SandboxPath& source, const std::filesy
   int parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (parent_fd < 0) throw Error(ExitCode::usage, "download " + target.string(), errno_failure("open " + parent.string()).message());
   sys::Fd parent_dir(parent_fd);
-  Downloader down{options};
+  Downloader down{options, {}, 0, {}};
   const std::string leaf = target.filename().string();
   if (is_dir) down.tree(src, down.host_dir(parent_fd, leaf, target.string()), target.string(), source);
   else down.file(src, parent_fd, leaf, target.string(), source);

@@ -25,12 +25,12 @@ sys::Fd open_root(const std::filesystem::path& dir) {
 Roots open_roots(const Workspace& workspace) {
   workspace.ensure_created();
   ensure_persist_dir();
-  return Roots{open_root(workspace.files_dir), open_root(persist_dir())};
+  return Roots{open_root(workspace.files_dir), open_root(persist_dir()), sys::Fd()};
 }
 
 Roots open_volume_root() {
   ensure_persist_dir();
-  return Roots{sys::Fd(), open_root(persist_dir())};
+  return Roots{sys::Fd(), open_root(persist_dir()), sys::Fd()};
 }
 
 } // namespace sandpit::files

@@ -3,12 +3,13 @@
 #include "sandpit/core/error.hpp"
 #include "sandpit/util/strings.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace sandpit::files {
 
 std::string SandboxPath::shown() const {
-  std::string root = area == Area::workspace ? "/workspace" : "/persist";
+  std::string root = area == Area::workspace ? "/workspace" : area == Area::persist ? "/persist" : "/tmp";
   return relative.empty() ? root : root + "/" + relative;
 }
 
@@ -56,6 +57,47 @@ SandboxPath parse_sandbox_path(std::string_view text) {
   }
   out.relative = strings::join(kept, "/");
   return out;
+}
+
+HomePath resolve_home_path(std::string_view text, std::string_view home) {
+  const std::string given(text);
+  if (given.find('\0') != std::string::npos) throw FileError(Problem::invalid, ExitCode::usage, "sandbox path", "contains a NUL byte");
+  std::string absolute;
+  if (given.empty() || given == "~") {
+    absolute = home;
+  } else if (given.rfind("~/", 0) == 0) {
+    absolute = std::string(home) + given.substr(1);
+  } else if (given.front() == '~') {
+    throw FileError(Problem::invalid, ExitCode::usage, given, "cannot expand user-specific home dir");
+  } else if (given.front() == '/') {
+    absolute = given;
+  } else {
+    absolute = std::string(home) + "/" + given;
+  }
+  // Normalised lexically, as the sandbox sees it: ".." never climbs above "/".
+  std::vector<std::string> kept;
+  for (const auto& part : strings::split(absolute, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!kept.empty()) kept.pop_back();
+      continue;
+    }
+    kept.push_back(part);
+  }
+  const std::string normal = "/" + strings::join(kept, "/");
+  const auto home_parts = strings::split(std::string(home).substr(1), '/');
+  struct Mount {
+    std::vector<std::string> prefix;
+    Area area;
+  };
+  const Mount mounts[] = {{home_parts, Area::workspace}, {{"workspace"}, Area::workspace}, {{"persist"}, Area::persist}, {{"tmp"}, Area::tmp}};
+  for (const auto& m : mounts) {
+    if (m.prefix.empty() || kept.size() < m.prefix.size() || !std::equal(m.prefix.begin(), m.prefix.end(), kept.begin())) continue;
+    std::vector<std::string> rest(kept.begin() + static_cast<long>(m.prefix.size()), kept.end());
+    return {SandboxPath{m.area, strings::join(rest, "/")}, normal};
+  }
+  throw FileError(Problem::denied, ExitCode::denied, normal,
+                  fmt::format("permission denied: only {}, /tmp and /persist can be reached through the file API (the rest of the sandbox is read-only)", home));
 }
 
 } // namespace sandpit::files

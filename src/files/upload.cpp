@@ -24,7 +24,7 @@ std::string temp_name() {
 std::string why_copy_failed(const Failure& f, const Transfer& options, Area area) {
   if (f.err == EFBIG) return over_cap_text(options);
   if (f.err == ENOSPC || f.err == EDQUOT) {
-    return fmt::format("no space left in {} (its quota is full; nothing was replaced)", area == Area::workspace ? "/workspace" : "/persist");
+    return fmt::format("no space left in {} (its quota is full; nothing was replaced)", SandboxPath{area, ""}.shown());
   }
   return f.message();
 }
@@ -40,19 +40,19 @@ struct Uploader {
   void file(int src, const struct stat& st, int parent, const std::string& name, const std::string& host, const SandboxPath& shown) {
     const auto tmp = temp_name();
     int out = ::openat(parent, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0) throw Error(ExitCode::code_failed, "upload " + shown.shown(), errno_failure("create").message());
+    if (out < 0) throw FileError(problem_of(errno), ExitCode::code_failed, "upload " + shown.shown(), errno_failure("create").message());
     sys::Fd out_fd(out);
     auto copied = copy_hashed(src, out, options.max_bytes - used);
-    auto fail = [&](const std::string& why) {
+    auto fail = [&](Problem problem, const std::string& why) {
       ::unlinkat(parent, tmp.c_str(), 0);
-      throw Error(ExitCode::code_failed, "upload " + host, why);
+      throw FileError(problem, ExitCode::code_failed, "upload " + host, why);
     };
-    if (!copied) fail(why_copy_failed(copied.failure(), options, area));
+    if (!copied) fail(problem_of(copied.failure().err), why_copy_failed(copied.failure(), options, area));
     const mode_t mode = (st.st_mode & 0111) != 0 ? 0755 : 0644;
-    if (::fchmod(out, mode) != 0 || (::geteuid() == 0 && ::fchown(out, owner, owner) != 0)) fail(errno_failure("chmod").message());
+    if (::fchmod(out, mode) != 0 || (::geteuid() == 0 && ::fchown(out, owner, owner) != 0)) fail(problem_of(errno), errno_failure("chmod").message());
     if (::renameat(parent, tmp.c_str(), parent, name.c_str()) != 0) {
-      fail(errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST ? shown.shown() + " is a directory in the sandbox"
-                                                                     : errno_failure("rename").message());
+      const bool dir = errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST;
+      fail(dir ? Problem::is_a_directory : problem_of(errno), dir ? shown.shown() + " is a directory in the sandbox" : errno_failure("rename").message());
     }
     used += copied->bytes;
     report.files.push_back({host, shown.shown(), copied->bytes, copied->sha256});
@@ -133,7 +133,7 @@ Report upload(const std::filesystem::path& host, const Roots& roots, const Sandb
   auto target = target_of(roots, destination, host_name(host));
   if (target.relative.empty()) throw Error(ExitCode::usage, target.shown(), "cannot be replaced");
   auto parent_path = target.relative.substr(0, target.relative.rfind('/') == std::string::npos ? 0 : target.relative.rfind('/'));
-  Uploader up{options, target.area};
+  Uploader up{options, target.area, jail::k_root_mode_host_id, {}, 0};
   auto parent = make_dirs_beneath(roots.of(target.area), parent_path, up.owner);
   if (!parent) throw Error(ExitCode::usage, target.shown(), "its folder goes through a symbolic link or cannot be created: " + parent.failure().message());
   auto parent_rw = open_beneath(parent->get(), "", O_RDONLY | O_DIRECTORY);
@@ -149,6 +149,23 @@ Report upload(const std::filesystem::path& host, const Roots& roots, const Sandb
     up.tree(fd, dest->get(), host.string(), target);
   }
   return std::move(up.report);
+}
+
+Copied upload_from(int source, const std::string& shown, const Roots& roots, const SandboxPath& destination, const Transfer& options) {
+  if (destination.relative.empty()) throw FileError(Problem::is_a_directory, ExitCode::usage, destination.shown(), "is a directory");
+  auto parent_path = destination.relative.substr(0, destination.relative.rfind('/') == std::string::npos ? 0 : destination.relative.rfind('/'));
+  Uploader up{options, destination.area, jail::k_root_mode_host_id, {}, 0};
+  auto parent = make_dirs_beneath(roots.of(destination.area), parent_path, up.owner);
+  if (!parent) {
+    throw FileError(problem_of(parent.failure().err), ExitCode::usage, destination.shown(),
+                    "its folder goes through a symbolic link or cannot be created: " + parent.failure().message());
+  }
+  auto parent_rw = open_beneath(parent->get(), "", O_RDONLY | O_DIRECTORY);
+  if (!parent_rw) throw FileError(problem_of(parent_rw.failure().err), ExitCode::code_failed, destination.shown(), parent_rw.failure().message());
+  struct stat st {};
+  st.st_mode = S_IFREG | 0644;
+  up.file(source, st, parent_rw->get(), destination.name(), shown, destination);
+  return up.report.files.at(0);
 }
 
 std::uint64_t Report::bytes() const {

@@ -158,7 +158,10 @@ private:
 
   ExitCode run_cell(const std::string& code) {
     try {
-      session::ExecRequest request{m_language, code, "<cell>", m_config.limits.timeout};
+      session::ExecRequest request;
+      request.language = m_language;
+      request.code = code;
+      request.timeout = m_config.limits.timeout;
       for (const auto& finding : session::admit(m_config, m_caller, m_workspace, request)) {
         (void)sys::write_all(STDERR_FILENO, fmt::format("sandpit: {}\n", session::warning_text(finding)));
       }

@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <cstring>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -120,7 +122,7 @@ std::optional<Client> Client::connect(const Workspace& workspace, const std::str
       if (!fd) fail("connect to session", "the daemon started but does not answer");
     }
     Client client(std::move(*fd));
-    (void)protocol::send(client.m_fd.get(), protocol::encode({RequestType::hello, protocol::k_version, "sandpit " SANDPIT_VERSION, {}, {}}));
+    (void)protocol::send(client.m_fd.get(), protocol::encode({RequestType::hello, protocol::k_version, "sandpit " SANDPIT_VERSION, {}, {}, {}, {}}));
     auto line = client.m_reader->next();
     if (!line || !*line) continue; // it was leaving (idle exit) as we came: try once more
     json hello = json::parse(**line, nullptr, false);
@@ -143,12 +145,77 @@ json Client::read_reply() {
 json Client::call(RequestType type) {
   protocol::Request request;
   request.type = type;
-  if (auto r = protocol::send(m_fd.get(), protocol::encode(request)); !r) fail("session", r.failure().message());
+  return call(request);
+}
+
+json Client::call(const protocol::Request& request) {
+  send(request);
   auto reply = read_reply();
   if (reply.value("type", "") == "error") {
     fail(reply.value("what", "session"), reply.value("message", ""), static_cast<ExitCode>(reply.value("exit_code", 125)));
   }
   return reply;
+}
+
+void Client::send(const protocol::Request& request) {
+  if (auto r = protocol::send(m_fd.get(), protocol::encode(request)); !r) fail("session", r.failure().message());
+}
+
+std::optional<json> Client::next_event(int timeout_ms) {
+  while (true) {
+    auto line = m_reader->poll_next();
+    if (!line) fail("session", line.failure().message());
+    if (*line) {
+      json event = json::parse(**line, nullptr, false);
+      if (!event.is_object()) fail("session", "unreadable answer from the session daemon");
+      return event;
+    }
+    if (m_reader->eof()) fail("session", "the session daemon went away");
+    pollfd p{m_fd.get(), POLLIN, 0};
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n < 0 && errno != EINTR) fail("session", std::strerror(errno));
+    if (n == 0) return std::nullopt;
+  }
+}
+
+files::Roots Client::roots() {
+  protocol::Request request;
+  request.type = RequestType::roots;
+  send(request);
+  // The answer carries the fds: read it with recvmsg, not through the line reader.
+  char buf[4096];
+  iovec iov{buf, sizeof buf};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(m_fd.get(), &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0) fail("session", "the session daemon went away");
+  std::vector<sys::Fd> fds;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    for (std::size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.emplace_back(fd);
+    }
+  }
+  std::string text(buf, static_cast<std::size_t>(n));
+  while (text.find('\n') == std::string::npos) {
+    ssize_t more = ::recv(m_fd.get(), buf, sizeof buf, 0);
+    if (more <= 0) fail("session", "the session daemon went away");
+    text.append(buf, static_cast<std::size_t>(more));
+  }
+  json reply = json::parse(text.substr(0, text.find('\n')), nullptr, false);
+  if (reply.value("type", "") == "error") {
+    fail(reply.value("what", "session"), reply.value("message", ""), static_cast<ExitCode>(reply.value("exit_code", 125)));
+  }
+  if (reply.value("type", "") != "roots" || fds.size() != 3) fail("session", "the session daemon did not lend the sandbox's folders");
+  return files::Roots{std::move(fds[0]), std::move(fds[1]), std::move(fds[2])};
 }
 
 Completeness Client::check(const std::string& language, const std::string& code) {

@@ -19,7 +19,10 @@
 #include <map>
 #include <fmt/format.h>
 #include <mutex>
+#include <cstring>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -173,6 +176,7 @@ private:
       (void)protocol::send(fd, {{"type", "ok"}});
       return true;
     }
+    case RequestType::roots: lend_roots(fd); return true;
     case RequestType::process_start:
     case RequestType::process_connect:
     case RequestType::process_list:
@@ -266,6 +270,28 @@ private:
     } catch (const std::exception& err) {
       (void)protocol::send(fd, error_message("internal", err.what(), 125, "session"));
     }
+  }
+
+  // The jail's /workspace, /persist and /tmp, opened through its init's root: a
+  // front end's file calls then see exactly what the sandbox sees. The init is
+  // our child, so its pid cannot have been reused.
+  void lend_roots(int fd) {
+    const auto root = fmt::format("/proc/{}/root", m_session->jail().init_pid());
+    sys::Fd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    std::vector<sys::Fd> fds;
+    for (const char* name : {"workspace", "persist", "tmp"}) {
+      open_how how{};
+      how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      long opened = dir.valid() ? ::syscall(SYS_openat2, dir.get(), name, &how, sizeof how) : -1;
+      if (opened < 0) {
+        (void)protocol::send(fd, error_message("setup", fmt::format("cannot open the sandbox's /{}: {}", name, std::strerror(errno)), 125));
+        return;
+      }
+      fds.emplace_back(static_cast<int>(opened));
+    }
+    const int raw[3] = {fds[0].get(), fds[1].get(), fds[2].get()};
+    (void)sys::send_message(fd, json{{"type", "roots"}}.dump() + "\n", raw);
   }
 
   void reset() {

@@ -40,7 +40,9 @@ json end_event(const ProcessEvent& end) {
 // The audit record of a command, written when it ends.
 ProcessTable::EndHook audit_hook(const config::Config& config, const Workspace& workspace, const protocol::Request& r,
                                  const std::string& session_name) {
-  ExecRequest asked{kernels::Language::bash, command_text(r.process.argv)};
+  ExecRequest asked;
+  asked.language = kernels::Language::bash;
+  asked.code = command_text(r.process.argv);
   auto record = exec_record(Caller{r.execute.user, r.execute.command, r.execute.client}, workspace, asked);
   record.session = session_name;
   record.extra["process"] = true;

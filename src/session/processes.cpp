@@ -20,6 +20,8 @@ using Clock = std::chrono::steady_clock;
 
 // How long a write to a process's stdin may wait for it to read.
 constexpr std::chrono::seconds k_stdin_wait{10};
+// How long an exit is kept for a client that attaches late.
+constexpr std::chrono::seconds k_keep_ended{30};
 
 } // namespace
 
@@ -178,6 +180,9 @@ void ProcessTable::pump(std::shared_ptr<Entry> entry) {
   {
     std::lock_guard lock(m_mutex);
     m_running.erase(pid);
+    const auto now = Clock::now();
+    std::erase_if(m_ended, [&](const auto& item) { return now - item.second.at > k_keep_ended; });
+    m_ended[pid] = Ended{entry->info.tag, end, now};
   }
   entry->broadcast(end);
   if (entry->on_end) entry->on_end(entry->info, end, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - entry->started));
@@ -199,7 +204,17 @@ std::shared_ptr<ProcessTable::Entry> ProcessTable::find(pid_t pid, const std::st
 
 bool ProcessTable::attach(pid_t pid, const std::string& tag, const std::shared_ptr<Subscription>& subscription, pid_t& found) {
   auto entry = find(pid, tag);
-  if (!entry) return false;
+  if (!entry) {
+    std::lock_guard lock(m_mutex);
+    for (const auto& [p, ended] : m_ended) {
+      if ((pid >= 0 ? p == pid : (!tag.empty() && ended.tag == tag)) && Clock::now() - ended.at <= k_keep_ended) {
+        subscription->push(ended.end);
+        found = p;
+        return true;
+      }
+    }
+    return false;
+  }
   std::lock_guard lock(entry->mutex);
   entry->subscriptions.push_back(subscription);
   found = entry->info.pid;
@@ -237,7 +252,7 @@ ProcessTable::Outcome ProcessTable::write_stdin(pid_t pid, const std::string& ta
   if (!entry) return Outcome::not_found;
   std::lock_guard lock(entry->mutex);
   if (!entry->in.valid()) {
-    why = "the process has no stdin to write to (start it with stdin, or it was closed)";
+    why = "error writing to stdin: stdin not enabled or closed";
     return Outcome::failed;
   }
   const auto give_up = Clock::now() + k_stdin_wait;
@@ -266,11 +281,7 @@ ProcessTable::Outcome ProcessTable::close_stdin(pid_t pid, const std::string& ta
   auto entry = find(pid, tag);
   if (!entry) return Outcome::not_found;
   std::lock_guard lock(entry->mutex);
-  if (!entry->in.valid()) {
-    why = "the process has no open stdin";
-    return Outcome::failed;
-  }
-  entry->in.reset();
+  entry->in.reset(); // closing what is not open is no error
   return Outcome::ok;
 }
 

@@ -54,7 +54,7 @@ namespace {
 
 using namespace detail;
 
-constexpr std::array<std::pair<std::string_view, RequestType>, 14> k_types{{{"hello", RequestType::hello},
+constexpr std::array<std::pair<std::string_view, RequestType>, 15> k_types{{{"hello", RequestType::hello},
                                                                            {"execute", RequestType::execute},
                                                                            {"check", RequestType::check},
                                                                            {"interrupt", RequestType::interrupt},
@@ -67,7 +67,8 @@ constexpr std::array<std::pair<std::string_view, RequestType>, 14> k_types{{{"he
                                                                            {"process_list", RequestType::process_list},
                                                                            {"process_input", RequestType::process_input},
                                                                            {"process_close_stdin", RequestType::process_close_stdin},
-                                                                           {"process_signal", RequestType::process_signal}}};
+                                                                           {"process_signal", RequestType::process_signal},
+                                                                           {"roots", RequestType::roots}}};
 
 } // namespace
 

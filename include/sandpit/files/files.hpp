@@ -8,6 +8,7 @@
 // never followed.
 #pragma once
 
+#include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
 #include "sandpit/sys/fd.hpp"
 
@@ -19,9 +20,26 @@
 
 namespace sandpit::files {
 
-enum class Area { workspace, persist };
+// What went wrong with a file, for front ends that answer in their own codes
+// (E2B: 404, 507, not_found, already_exists, ...).
+enum class Problem { not_found, exists, not_a_directory, is_a_directory, refused, denied, no_space, too_large, invalid, failed };
+Problem problem_of(int err); // ENOENT: not_found, ENOSPC: no_space, ELOOP/EXDEV: refused, EACCES/EPERM/EROFS: denied, ...
 
-// A path inside the sandbox, normalised: under /workspace or /persist.
+// An Error that also says which Problem it was.
+class FileError : public Error {
+public:
+  FileError(Problem problem, ExitCode code, std::string what, std::string why)
+      : Error(code, std::move(what), std::move(why)), m_problem(problem) {}
+  Problem problem() const { return m_problem; }
+
+private:
+  Problem m_problem;
+};
+
+enum class Area { workspace, persist, tmp };
+
+// A path inside the sandbox, normalised: under /workspace, /persist or (for
+// front ends that reach a running jail) /tmp.
 struct SandboxPath {
   Area area = Area::workspace;
   std::string relative; // "data/x.csv"; "" for the area's root
@@ -35,12 +53,25 @@ struct SandboxPath {
 // Throws Error(usage) for anything that leaves them after normalisation.
 SandboxPath parse_sandbox_path(std::string_view text);
 
-// The two roots, opened as directories (created if missing; as root, owned by
-// the sandbox user).
+// A path as a sandbox with a home (E2B's /home/user, which is the workspace)
+// names it: "" and relative paths are under `home`, "~" is `home`, and
+// absolute paths may be under `home`, /workspace, /persist or /tmp. `shown` is
+// the normalised absolute path, as the caller wrote it ("/home/user/a.txt").
+// Throws Error(usage) for "~user" or a NUL byte, and Error(denied) for a path
+// outside those four (the rest of the sandbox is read-only system files).
+struct HomePath {
+  SandboxPath path;
+  std::string shown;
+};
+HomePath resolve_home_path(std::string_view text, std::string_view home);
+
+// The roots, opened as directories (created if missing; as root, owned by
+// the sandbox user). `tmp` only when a running jail lent its /tmp.
 struct Roots {
   sys::Fd workspace;
   sys::Fd persist;
-  int of(Area area) const { return area == Area::workspace ? workspace.get() : persist.get(); }
+  sys::Fd tmp;
+  int of(Area area) const { return area == Area::workspace ? workspace.get() : area == Area::persist ? persist.get() : tmp.get(); }
 };
 Roots open_roots(const Workspace& workspace);
 // Only the volume (`workspace` stays invalid).
@@ -83,5 +114,18 @@ Report upload(const std::filesystem::path& host, const Roots& roots, const Sandb
 // Copies a sandbox file (or tree) to the host. Refuses symlinks, FIFOs, devices
 // and sockets without opening them; inside a tree they are skipped and reported.
 Report download(const Roots& roots, const SandboxPath& source, const std::filesystem::path& host, const Transfer& options);
+
+// The same two copies with the host side an open file rather than a path (a
+// front end's request or response body): `source` is read to its end and
+// written as `destination` (parents created, an existing file replaced by
+// rename); `shown` names the source in the report.
+Copied upload_from(int source, const std::string& shown, const Roots& roots, const SandboxPath& destination, const Transfer& options);
+// The sandbox file at `source`, opened for reading after the same checks as
+// download (a regular file, reached without symlinks), and its size.
+struct Opened {
+  sys::Fd fd;
+  std::uint64_t size = 0;
+};
+Opened open_for_download(const Roots& roots, const SandboxPath& source);
 
 } // namespace sandpit::files

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sandpit/core/paths.hpp"
+#include "sandpit/files/files.hpp"
 #include "sandpit/session/execution.hpp"
 #include "sandpit/session/protocol.hpp"
 #include "sandpit/sys/fd.hpp"
@@ -45,6 +46,21 @@ public:
 
   // info / restart / reset / shutdown: the daemon's reply. Throws Error on an error reply.
   nlohmann::json call(protocol::RequestType type);
+
+  // The sandbox's /workspace, /persist and /tmp as its jail sees them (opened
+  // by the daemon, passed as fds): what a front end's file calls run beneath. Throws Error.
+  files::Roots roots();
+
+  // A request whose answer is one line (process_list, process_input, ...): the
+  // reply, or Error for an error reply. Sends `request` as it is.
+  nlohmann::json call(const protocol::Request& request);
+  // Sends a request whose answer streams (process_start, process_connect): read
+  // the events with next_event() until the end.
+  void send(const protocol::Request& request);
+  // The next message from the daemon, waiting at most `timeout_ms` (-1: for
+  // ever). nullopt on timeout. Throws Error when the daemon went away.
+  std::optional<nlohmann::json> next_event(int timeout_ms);
+  int fd() const { return m_fd.get(); }
 
   const nlohmann::json& hello() const { return m_hello; }
 

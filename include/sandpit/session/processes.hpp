@@ -78,7 +78,9 @@ public:
   // Starts a process and subscribes `first` before any output can be lost.
   // Throws Error(sandbox_setup) when the jail cannot spawn it, Error(usage) for a tag in use.
   pid_t start(const ProcessSpec& spec, const std::shared_ptr<Subscription>& first, EndHook on_end);
-  // Attaches to a running process by pid, or by tag when pid < 0. false: no such process.
+  // Attaches to a running process by pid, or by tag when pid < 0. false: no
+  // such process. One that ended in the last 30 s is found too: its end event
+  // is queued at once (E2B's envd keeps exits that long for a late Connect).
   bool attach(pid_t pid, const std::string& tag, const std::shared_ptr<Subscription>& subscription, pid_t& found);
   void detach(pid_t pid, const Subscription* subscription);
   std::vector<ProcessInfo> list() const;
@@ -100,6 +102,12 @@ private:
   jail::Jail& m_jail;
   mutable std::mutex m_mutex;
   std::map<pid_t, std::shared_ptr<Entry>> m_running;
+  struct Ended {
+    std::string tag;
+    ProcessEvent end;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<pid_t, Ended> m_ended; // the last 30 s of exits
   std::condition_variable m_pump_ended;
   int m_pumps = 0; // pump threads still running (detached; the destructor waits for them)
   bool m_closing = false;

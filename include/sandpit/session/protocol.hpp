@@ -23,7 +23,9 @@ inline constexpr std::size_t k_max_code = 8u << 20;
 enum class RequestType {
   hello, execute, check, interrupt, info, restart, reset, shutdown,
   // Commands beside the kernels (protocol 5, for sandpit serve's E2B process API).
-  process_start, process_connect, process_list, process_input, process_close_stdin, process_signal
+  process_start, process_connect, process_list, process_input, process_close_stdin, process_signal,
+  // The sandbox's /workspace, /persist and /tmp as the jail sees them, passed as fds (protocol 5).
+  roots
 };
 
 struct Execute {

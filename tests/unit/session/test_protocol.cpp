@@ -14,7 +14,7 @@ std::string why(std::string_view line) {
 } // namespace
 
 TEST_CASE("decode_request, hello and execute round-trip through encode") {
-  Request hello{RequestType::hello, k_version, "sandpit test", {}, {}};
+  Request hello{RequestType::hello, k_version, "sandpit test", {}, {}, {}, {}};
   auto decoded = decode_request(encode(hello).dump());
   REQUIRE(decoded.ok());
   CHECK(decoded->type == RequestType::hello);
