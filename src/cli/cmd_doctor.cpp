@@ -84,7 +84,11 @@ void check_interpreters(std::vector<Check>& checks, session::Session& session) {
       {kernels::Language::bash, "echo $BASH_VERSION"}};
   Quiet quiet;
   for (const auto& [language, code] : probes) {
-    session::ExecRequest request{.language = language, .code = code, .filename = "<doctor>", .timeout = std::chrono::seconds(20)};
+    session::ExecRequest request;
+    request.language = language;
+    request.code = code;
+    request.filename = "<doctor>";
+    request.timeout = std::chrono::seconds(20);
     std::string name(kernels::name_of(language));
     try {
       auto r = session.execute(request, quiet);

@@ -350,7 +350,10 @@ Completeness Session::completeness(Language language, const std::string& code) {
     m_lost = std::move(lost);
   }
   const auto cell = new_cell_id();
-  RunChannels channels{kernel->out.get(), kernel->err.get(), kernel->ctl.get(), cell, frame({.language = language, .code = code, .filename = "<cell>"}, cell, "check"), false, "check"};
+  ExecRequest asked;
+  asked.language = language;
+  asked.code = code;
+  RunChannels channels{kernel->out.get(), kernel->err.get(), kernel->ctl.get(), cell, frame(asked, cell, "check"), false, "check"};
   auto outcome = run_loop(*m_jail, kernel->pid, channels, {true, false, true}, deadline, m_config.limits.output, sink, nullptr, scratch);
   {
     std::lock_guard lock(m_mutex);
