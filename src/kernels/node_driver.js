@@ -1,5 +1,6 @@
 // sandpit's Node.js driver: runs inside the jail, reads cells from fd 3 and answers there.
-// Frames in: "exec|check <nbytes> <cell id> <filename>\n" + source. Out: one JSON object per line.
+// Frames in: "exec|check|env <nbytes> <cell id> <filename>\n" + source ("env": a JSON object of
+// environment variables for the next cell only). Out: one JSON object per line.
 'use strict';
 (() => {
   const net = require('net');
@@ -77,9 +78,13 @@
     return awaits ? value.then((r) => (r ? r.value : undefined)) : value;
   };
 
+  let scoped = {};
   const run = async (source, filename, cell) => {
     let value = null;
     let error = null;
+    const saved = Object.fromEntries(Object.keys(scoped).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, scoped);
+    scoped = {};
     try {
       let result = evaluate(source, filename);
       if (result && typeof result.then === 'function') {
@@ -94,6 +99,10 @@
       process.stderr.write(error.traceback + '\n');
     }
     interruptCell = null;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
     send({ type: 'result', cell, exit_code: error ? 1 : 0, value, error });
   };
 
@@ -121,6 +130,14 @@
       if (size === undefined || pending.length < newline + 1 + Number(size)) return;
       const source = pending.subarray(newline + 1, newline + 1 + Number(size)).toString();
       pending = pending.subarray(newline + 1 + Number(size));
+      if (op === 'env') {
+        queue = queue.then(() => {
+          try {
+            for (const [k, v] of Object.entries(JSON.parse(source))) scoped[k] = String(v);
+          } catch {}
+        });
+        continue;
+      }
       queue = queue.then(() => (op === 'check' ? check(source, cell) : run(source, name, cell)));
     }
   };

@@ -1,6 +1,7 @@
 # sandpit's Python driver: reads cells on fd 3 ("exec <nbytes> <cell id> <name>\n" + source), runs
 # them in one namespace, answers one JSON line per cell. "check" frames ask whether a cell is
-# complete (the REPL's continuation prompt) and are answered without running anything. Start-up time is the product:
+# complete (the REPL's continuation prompt) and are answered without running anything; an
+# "env" frame (a JSON object) sets environment variables for the next cell only. Start-up time is the product:
 # compiling this file is on every run's path, so the hot loop stays small, code that only
 # some cells need lives in _COLD (compiled on first use), and nothing is imported eagerly.
 import sys, os
@@ -15,6 +16,15 @@ def _driver():
     _signal.signal(2, _signal.SIG_IGN)
     ns = {"__name__": "__main__", "__builtins__": builtins}
     sources = {}  # every cell's source by name, for tracebacks through earlier cells
+    shown = []  # what display() showed during the cell: MIME bundles
+    scoped = {}  # the next cell's environment variables (an "env" frame)
+
+    def display(*objs, **kwargs):
+        # IPython's display(): each object's richest representations, kept for the cell's result.
+        for obj in objs:
+            shown.append(_cold()["bundle"](obj, kwargs.get("raw", False)))
+
+    builtins.display = display
     esc = {i: "\\u%04x" % i for i in range(32)}
     esc.update({34: '\\"', 92: "\\\\"})
 
@@ -23,6 +33,10 @@ def _driver():
             return {None: "null", True: "true", False: "false"}[v]
         if type(v) is int:
             return str(v)
+        if type(v) is float:
+            return repr(v) if v == v and v not in (float("inf"), float("-inf")) else "null"
+        if type(v) is tuple:
+            v = list(v)
         if type(v) is dict:
             return "{" + ",".join(js(k) + ":" + js(x) for k, x in v.items()) + "}"
         if type(v) is list:
@@ -53,6 +67,8 @@ def _driver():
         sys.argv = [name]
         sources[name] = src
         value, err, status = None, None, 0
+        saved = {k: os.environ.get(k) for k in scoped}
+        os.environ.update(scoped)
         try:
             _signal.signal(2, _signal.default_int_handler)
             body, last = split(src, name)
@@ -61,9 +77,11 @@ def _driver():
                 result = eval(last, ns)
                 if result is not None:
                     builtins._ = result
-                    value = {"text/plain": repr(result)}
-                    if hasattr(type(result), "_repr_html_"):
-                        _cold()["add_html"](value, result)
+                    t = type(result)
+                    if t in (int, float, str, bool, list, dict, tuple):
+                        value = {"text/plain": repr(result)}
+                    else:
+                        value = _cold()["bundle"](result, False)
         except SystemExit as e:
             status = e.code if e.code is None or type(e.code) is int else 1
             status = status or 0
@@ -74,9 +92,19 @@ def _driver():
             _signal.signal(2, _signal.SIG_IGN)
             err, status = _cold()["error"](e, sources), 1
         _signal.signal(2, _signal.SIG_IGN)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        scoped.clear()
         figures = _cold()["figures"]() if "matplotlib.pyplot" in sys.modules else []
         _flush()
-        return {"type": "result", "cell": cell, "exit_code": status, "value": value, "error": err, "images": figures}
+        reply = {"type": "result", "cell": cell, "exit_code": status, "value": value, "error": err, "images": figures}
+        if shown:
+            reply["displays"] = shown[:]
+            shown.clear()
+        return reply
 
     buf = bytearray()
 
@@ -99,6 +127,9 @@ def _driver():
             return _finish()
         src = bytes(buf[: int(size)]).decode("utf-8", "replace")
         del buf[: int(size)]
+        if op == "env":
+            scoped.update(_cold()["env"](src))
+            continue
         if op == "check":
             reply = {"type": "check", "cell": cell, "status": _cold()["check"](src)}
         else:
@@ -151,11 +182,52 @@ def check(src):
     return "complete" if code is not None else "incomplete"
 
 
-def add_html(value, result):
-    try:
-        value["text/html"] = type(result)._repr_html_(result)
-    except Exception:
-        pass
+def env(src):
+    import json
+    return {str(k): str(v) for k, v in json.loads(src).items()}
+
+
+_REPRS = (("text/html", "_repr_html_"), ("text/markdown", "_repr_markdown_"), ("image/svg+xml", "_repr_svg_"),
+          ("image/png", "_repr_png_"), ("image/jpeg", "_repr_jpeg_"), ("text/latex", "_repr_latex_"),
+          ("application/json", "_repr_json_"), ("application/javascript", "_repr_javascript_"))
+
+
+def bundle(obj, raw):
+    # The representations IPython would show: text/plain always, then every _repr_*_ the object has.
+    if raw and type(obj) is dict:
+        return {k: v for k, v in obj.items() if type(k) is str}
+    out = {"text/plain": repr(obj)}
+    if type(obj).__name__ == "Figure" and hasattr(obj, "savefig"):
+        import base64, io
+        data = io.BytesIO()
+        obj.savefig(data, format="png")
+        out["image/png"] = base64.b64encode(data.getvalue()).decode()
+    for mime, method in _REPRS:
+        f = getattr(type(obj), method, None)
+        if f is None:
+            continue
+        try:
+            r = f(obj)
+        except Exception:
+            continue
+        if type(r) is tuple:
+            r = r[0]
+        if r is None:
+            continue
+        if type(r) is bytes:
+            import base64
+            r = base64.b64encode(r).decode()
+        out[mime] = r if mime == "application/json" else str(r)
+    f = getattr(type(obj), "_repr_mimebundle_", None)
+    if f is not None:
+        try:
+            r = f(obj)
+            r = r[0] if type(r) is tuple else r
+            if type(r) is dict:
+                out.update({k: v for k, v in r.items() if type(k) is str})
+        except Exception:
+            pass
+    return out
 
 
 def error(e, sources):

@@ -35,7 +35,7 @@ std::string sandbox_failure(const ExecResult& r) {
 nlohmann::ordered_json to_json(const ExecResult& r) {
   nlohmann::ordered_json error = nullptr;
   if (r.error) error = {{"name", r.error->name}, {"value", r.error->value}, {"traceback", r.error->traceback}};
-  return {{"success", r.success},
+  nlohmann::ordered_json out = {{"success", r.success},
           {"language", kernels::name_of(r.language)},
           {"stdout", r.stdout_text},
           {"stderr", r.stderr_text},
@@ -49,6 +49,9 @@ nlohmann::ordered_json to_json(const ExecResult& r) {
           {"stderr_truncated", r.stderr_truncated},
           {"session", r.session},
           {"execution_count", r.execution_count}};
+  // Only when display() was called: the object keeps DESIGN.md's fields otherwise.
+  if (!r.displays.empty()) out["displays"] = r.displays;
+  return out;
 }
 
 } // namespace sandpit::session
@@ -63,6 +66,7 @@ ExecResult from_json(const nlohmann::json& j) {
   r.stderr_text = j.value("stderr", "");
   if (j.contains("result") && j["result"].is_object()) r.result = j["result"];
   if (j.contains("images") && j["images"].is_array()) r.images = j["images"];
+  if (j.contains("displays") && j["displays"].is_array()) r.displays = j["displays"];
   if (j.contains("error") && j["error"].is_object()) {
     const auto& e = j["error"];
     r.error = ErrorInfo{e.value("name", ""), e.value("value", ""), e.value("traceback", "")};

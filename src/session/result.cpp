@@ -21,16 +21,29 @@ std::string text_of(const nlohmann::json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A MIME bundle from the driver: strings, and a JSON value for application/json.
+nlohmann::json mime_bundle(const nlohmann::json& value) {
+  nlohmann::json mime = nlohmann::json::object();
+  for (const auto& [type, data] : value.items()) {
+    if (data.is_string() || (type == "application/json" && (data.is_object() || data.is_array()))) mime[type] = data;
+  }
+  return mime;
+}
+
 // The driver runs inside the sandbox: take only fields of the expected types.
 void take_driver_result(ExecResult& r, const nlohmann::json& d) {
   auto code = d.find("exit_code");
   r.exit_code = code != d.end() && code->is_number_integer() ? code->get<int>() : 1;
   if (auto value = d.find("value"); value != d.end() && value->is_object()) {
-    nlohmann::json mime = nlohmann::json::object();
-    for (const auto& [type, data] : value->items()) {
-      if (data.is_string()) mime[type] = data;
-    }
+    auto mime = mime_bundle(*value);
     if (!mime.empty()) r.result = std::move(mime);
+  }
+  if (auto displays = d.find("displays"); displays != d.end() && displays->is_array()) {
+    for (const auto& shown : *displays) {
+      if (!shown.is_object()) continue;
+      auto mime = mime_bundle(shown);
+      if (!mime.empty()) r.displays.push_back(std::move(mime));
+    }
   }
   if (auto images = d.find("images"); images != d.end() && images->is_array()) {
     for (const auto& image : *images) {

@@ -37,6 +37,8 @@ struct ExecResult {
   std::string stderr_text;
   std::optional<nlohmann::json> result; // {"text/plain": "..."}
   nlohmann::json images = nlohmann::json::array();
+  // What display() showed, in order: MIME bundles like `result` ({"text/html": ...}).
+  nlohmann::json displays = nlohmann::json::array();
   std::optional<ErrorInfo> error;
   int exit_code = 0;
   bool timed_out = false;
