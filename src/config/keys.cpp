@@ -69,6 +69,13 @@ constexpr std::array k_keys{
     KeyInfo{"audit.fsync", KeyType::boolean, "false", "fdatasync each audit record (survives power loss; costs a disk flush per run)", SetBy::system},
     KeyInfo{"mcp.max_timeout", KeyType::duration, R"("10m")", "the longest timeout a run_code call of `sandpit mcp` may ask for (its default: limits.timeout)", SetBy::anyone},
     KeyInfo{"mcp.max_output", KeyType::integer, "20000", "characters of each output stream a `sandpit mcp` result shows (head and tail; the rest goes to a file)", SetBy::anyone},
+    KeyInfo{"serve.api_keys", KeyType::string_map, "{}",
+            "API keys `sandpit serve` accepts, each mapped to the identity it acts as (none: serve makes one for the user running it)",
+            SetBy::system},
+    KeyInfo{"serve.max_sandboxes", KeyType::integer, "32", "sandboxes one `sandpit serve` keeps alive at once", SetBy::anyone},
+    KeyInfo{"serve.max_timeout", KeyType::duration, R"("24h")", "the longest lifetime a `sandpit serve` client may give a sandbox", SetBy::anyone},
+    KeyInfo{"serve.max_connections", KeyType::integer, "256", "HTTP connections `sandpit serve` serves at once (more are refused with 503)",
+            SetBy::anyone},
     KeyInfo{"languages.python.command", KeyType::string_list, R"(["/usr/bin/python3"])", "the Python interpreter inside the sandbox", SetBy::system},
     KeyInfo{"languages.javascript.command", KeyType::string_list, R"(["/usr/bin/node"])", "the Node.js interpreter inside the sandbox", SetBy::system},
     KeyInfo{"languages.bash.command", KeyType::string_list, R"(["/bin/bash"])", "the shell inside the sandbox", SetBy::system},
@@ -95,6 +102,7 @@ std::string type_name(const KeyInfo& key) {
   case KeyType::string: return "a string";
   case KeyType::string_list: return "a list of strings";
   case KeyType::pattern_list: return "a list of {languages, regex, reason} tables";
+  case KeyType::string_map: return "a table of strings";
   case KeyType::choice: {
     auto options = strings::split(key.choices, '|');
     std::string out;

@@ -74,6 +74,17 @@ struct Setter {
     }
     bad();
   }
+  std::map<std::string, std::string> map() const {
+    const auto* table = node.as_table();
+    if (table == nullptr) bad();
+    std::map<std::string, std::string> out;
+    for (const auto& [name, item] : *table) {
+      auto s = item.value_exact<std::string>();
+      if (!s) fail_at(origin.file, item.source(), fmt::format("{}.{}: expected a string, got {}", key.name, name.str(), describe(item)));
+      out[std::string(name.str())] = *s;
+    }
+    return out;
+  }
   std::vector<std::string> list() const {
     const auto* array = node.as_array();
     if (array == nullptr) bad();
@@ -171,6 +182,18 @@ void set_other(const Setter& s) {
   if (name == "network.enabled") c.network_enabled = s.boolean();
   else if (name == "jail.ro_binds") c.ro_binds = s.list();
   else if (name == "mcp.max_timeout") c.mcp_max_timeout = s.duration();
+  else if (name == "serve.api_keys") {
+    c.serve_api_keys = s.map();
+    for (const auto& [key, who] : c.serve_api_keys) {
+      if (key.size() < 16) s.refuse(fmt::format("key for \"{}\" is shorter than 16 characters", who));
+      if (who.empty()) s.refuse("every key needs an identity");
+    }
+  } else if (name == "serve.max_sandboxes") c.serve_max_sandboxes = s.whole();
+  else if (name == "serve.max_timeout") c.serve_max_timeout = s.duration();
+  else if (name == "serve.max_connections") {
+    c.serve_max_connections = s.whole();
+    s.at_least(c.serve_max_connections, 4, false);
+  }
   else if (name == "mcp.max_output") {
     c.mcp_max_output = s.whole();
     s.at_least(c.mcp_max_output, 1000, false);
@@ -200,7 +223,9 @@ void set_value(Config& config, const KeyInfo& key, const toml::node& node, const
   else set_other(setter);
   config.origins[std::string(name)] = origin.file;
   config.shown[std::string(name)] =
-      key.type == KeyType::pattern_list ? fmt::format("[...] # {} patterns", config.patterns.size()) : describe(node);
+      key.type == KeyType::pattern_list ? fmt::format("[...] # {} patterns", config.patterns.size())
+      : key.type == KeyType::string_map ? fmt::format("{{...}} # {} entries, not shown", config.serve_api_keys.size())
+                                        : describe(node);
 }
 
 } // namespace sandpit::config

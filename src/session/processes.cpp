@@ -277,7 +277,7 @@ ProcessTable::Outcome ProcessTable::write_stdin(pid_t pid, const std::string& ta
   return Outcome::ok;
 }
 
-ProcessTable::Outcome ProcessTable::close_stdin(pid_t pid, const std::string& tag, std::string& why) {
+ProcessTable::Outcome ProcessTable::close_stdin(pid_t pid, const std::string& tag, std::string& /*why*/) {
   auto entry = find(pid, tag);
   if (!entry) return Outcome::not_found;
   std::lock_guard lock(entry->mutex);

@@ -64,6 +64,10 @@ struct Config {
   bool audit_fsync = false;
   units::Millis mcp_max_timeout{600'000};
   std::uint64_t mcp_max_output = 20'000; // characters per stream
+  std::map<std::string, std::string> serve_api_keys; // key -> identity
+  std::uint64_t serve_max_sandboxes = 32;
+  units::Millis serve_max_timeout{24 * 3600'000};
+  std::uint64_t serve_max_connections = 256;
 
   std::map<std::string, std::string> origins; // key -> "(default)", a file path, or "--flag"
   std::map<std::string, std::string> shown;   // key -> its effective value as TOML text

@@ -6,7 +6,7 @@
 
 namespace sandpit::config {
 
-enum class KeyType { duration, size, integer, number, boolean, string, choice, string_list, pattern_list };
+enum class KeyType { duration, size, integer, number, boolean, string, choice, string_list, pattern_list, string_map };
 
 // Who may set a key once a system config exists. `system` keys grant access or
 // loosen isolation: only the system config sets them. `tighten` keys may be set
