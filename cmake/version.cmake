@@ -4,7 +4,7 @@
 # its content changes, so an unchanged version recompiles nothing.
 #   cmake -DSOURCE_DIR=... -DFALLBACK=0.1.0 -DOUT_DIR=... -P version.cmake
 #
-# From a git checkout, `git describe --tags --always --dirty`:
+# From a git checkout, `git describe --tags --dirty` (a bare hash before the first tag):
 #   v0.2.0               -> 0.2.0
 #   v0.2.0-5-gabc1234    -> 0.2.0+5.gabc1234
 #   v1.0.0-rc1           -> 1.0.0~rc1           (sorts before 1.0.0, as Debian wants)
@@ -14,7 +14,7 @@
 # a valid Debian upstream version, so the package and the binary say the same.
 
 function(sandpit_git out)
-  execute_process(COMMAND git -C "${SOURCE_DIR}" ${ARGN}
+  execute_process(COMMAND "${GIT}" -C "${SOURCE_DIR}" ${ARGN}
                   OUTPUT_VARIABLE text RESULT_VARIABLE rc ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
   if(rc EQUAL 0)
     set(${out} "${text}" PARENT_SCOPE)
@@ -40,19 +40,26 @@ function(sandpit_version out)
   if(top STREQUAL "" OR NOT top STREQUAL source)
     return()
   endif()
-  sandpit_git(described describe --tags --always --dirty --match "v[0-9]*" --match "[0-9]*")
+  # --long: always TAG-N-gHASH, so a tag and a bare hash (which may start with
+  # a digit too) cannot be mistaken for each other.
+  sandpit_git(described describe --tags --long --dirty --match "v[0-9]*" --match "[0-9]*")
+  set(tagged TRUE)
+  if(described STREQUAL "")  # no version tag yet
+    sandpit_git(described describe --always --dirty)
+    set(tagged FALSE)
+  endif()
   set(dirty "")
   if(described MATCHES "^(.*)-dirty$")
     set(described "${CMAKE_MATCH_1}")
     set(dirty "dirty")
   endif()
-  if(described MATCHES "^v?([0-9][A-Za-z0-9.-]*)-([0-9]+)-g([0-9a-f]+)$")
-    set(base "${CMAKE_MATCH_1}")
-    set(local "${CMAKE_MATCH_2}.g${CMAKE_MATCH_3}")
-  elseif(described MATCHES "^v?([0-9][A-Za-z0-9.-]*)$")
+  if(tagged AND described MATCHES "^v?([0-9][A-Za-z0-9.-]*)-([0-9]+)-g([0-9a-f]+)$")
     set(base "${CMAKE_MATCH_1}")
     set(local "")
-  elseif(described MATCHES "^[0-9a-f]+$")
+    if(NOT CMAKE_MATCH_2 EQUAL 0)
+      set(local "${CMAKE_MATCH_2}.g${CMAKE_MATCH_3}")
+    endif()
+  elseif(NOT tagged AND described MATCHES "^[0-9a-f]+$")
     sandpit_git(count rev-list --count HEAD)
     set(base "${FALLBACK}")
     set(local "${count}.g${described}")
