@@ -2,15 +2,25 @@
 # the same rules (scripts/package, or `cmake --build build --target package`).
 include(GNUInstallDirs)
 
-# Each file where its tool looks for it. With `--prefix ~/.local` man-db still
-# finds the page (it searches ../share/man beside each bin/ on PATH) and
-# bash-completion the completion (it reads ~/.local/share/bash-completion);
-# zsh's vendor-completions and fish's vendor_completions.d are searched only
-# under /usr and /usr/local (fish) as Debian sets them up.
+# Each file where its tool looks for it under /usr and /usr/local. With
+# `--prefix ~/.local` man-db still finds the page (it searches ../share/man
+# beside each bin/ on PATH) and bash-completion the completion (it reads
+# ~/.local/share/bash-completion); zsh and fish need telling (README, Install).
 install(TARGETS sandpit RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES man/sandpit.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES completions/sandpit.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME sandpit)
-install(FILES completions/_sandpit DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
+# zsh: Debian's packages put completions in vendor-completions, which zsh
+# searches only under /usr; under any other prefix the file goes to
+# site-functions, which zsh searches under /usr/local. Decided when installing,
+# as cpack installs into /usr from a build configured for /usr/local.
+install(CODE [[
+  if(CMAKE_INSTALL_PREFIX MATCHES "(^|/)usr/?$")
+    set(sandpit_zsh_dir vendor-completions)
+  else()
+    set(sandpit_zsh_dir site-functions)
+  endif()
+]])
+install(FILES completions/_sandpit DESTINATION "${CMAKE_INSTALL_DATADIR}/zsh/\${sandpit_zsh_dir}")
 install(FILES completions/sandpit.fish DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d)
 # The example config is documentation: /etc/sandpit/config.toml is the admin's
 # to write, and its existence changes who may set what (README, Configuration).

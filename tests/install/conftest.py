@@ -29,13 +29,15 @@ def built_version():
     return (BUILD_DIR / "generated" / "version.txt").read_text().strip()
 
 
-def expected_files():
-    """{path under the install prefix: the file it must be a copy of}."""
+def expected_files(prefix="/usr/local"):
+    """{path under the install prefix: the file it must be a copy of}. zsh's
+    folder depends on the prefix (cmake/install.cmake)."""
+    zsh = "vendor-completions" if str(prefix).rstrip("/").endswith("/usr") else "site-functions"
     files = {
         "bin/sandpit": BUILD_DIR / "sandpit",
         "share/man/man1/sandpit.1": SOURCE_DIR / "man" / "sandpit.1",
         "share/bash-completion/completions/sandpit": SOURCE_DIR / "completions" / "sandpit.bash",
-        "share/zsh/vendor-completions/_sandpit": SOURCE_DIR / "completions" / "_sandpit",
+        f"share/zsh/{zsh}/_sandpit": SOURCE_DIR / "completions" / "_sandpit",
         "share/fish/vendor_completions.d/sandpit.fish": SOURCE_DIR / "completions" / "sandpit.fish",
         "share/doc/sandpit/README.md": SOURCE_DIR / "README.md",
         "share/doc/sandpit/config.example.toml": SOURCE_DIR / "config.example.toml",

@@ -102,7 +102,7 @@ def test_control_fields_name_what_sandpit_runs(package):
 
 def test_the_package_holds_the_install_rules_files_and_leaves_etc_to_the_admin(package):
     files = {f for f in package.files if not Path(f).is_dir()}
-    assert files == {f"/usr/{rel}" for rel in expected_files()}
+    assert files == {f"/usr/{rel}" for rel in expected_files("/usr")}
     assert not any(f.startswith("/etc") for f in package.files), package.files
     assert run(["dpkg-query", "-W", "-f", "${Conffiles}", "sandpit"]).stdout.strip() == ""
     assert not Path("/etc/sandpit/config.toml").exists()

@@ -25,7 +25,7 @@ def installed(tmp_path_factory):
 
 def test_every_file_and_nothing_else_is_under_the_prefix(installed):
     _, prefix = installed
-    expected = expected_files()
+    expected = expected_files(prefix)
     found = {p.relative_to(prefix).as_posix() for p in prefix.rglob("*") if not p.is_dir()}
     assert found == set(expected), f"missing: {sorted(set(expected) - found)}; unexpected: {sorted(found - set(expected))}"
     # cmake's own record of what it wrote: nothing outside the prefix (no /etc,
@@ -36,7 +36,7 @@ def test_every_file_and_nothing_else_is_under_the_prefix(installed):
 
 def test_each_file_is_a_copy_of_its_source_with_the_right_mode(installed):
     _, prefix = installed
-    for rel, source in expected_files().items():
+    for rel, source in expected_files(prefix).items():
         target = prefix / rel
         assert filecmp.cmp(target, source, shallow=False), f"{rel} differs from {source}"
         mode = stat.S_IMODE(target.stat().st_mode)
