@@ -2,6 +2,7 @@
 #include "sandpit/cli/command.hpp"
 
 #include "sandpit/core/error.hpp"
+#include "sandpit/core/version.hpp"
 #include "sandpit/util/strings.hpp"
 #include "sandpit/repl/repl.hpp"
 

@@ -1,5 +1,7 @@
 #include "methods.hpp"
 
+#include "sandpit/core/version.hpp"
+
 #include <algorithm>
 
 namespace sandpit::mcp {

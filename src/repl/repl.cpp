@@ -4,6 +4,7 @@
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
+#include "sandpit/core/version.hpp"
 #include "sandpit/repl/completion.hpp"
 #include "sandpit/session/admission.hpp"
 #include "sandpit/session/client.hpp"

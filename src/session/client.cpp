@@ -1,6 +1,7 @@
 #include "sandpit/session/client.hpp"
 
 #include "sandpit/core/error.hpp"
+#include "sandpit/core/version.hpp"
 #include "sandpit/session/daemon.hpp"
 #include "sandpit/sys/unix_socket.hpp"
 #include "sandpit/util/trace.hpp"
