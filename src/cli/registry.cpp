@@ -17,6 +17,7 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   commands.push_back(make_config_command());
   commands.push_back(make_doctor_command());
   commands.push_back(make_mcp_command());
+  commands.push_back(make_serve_command());
   return commands;
 }
 

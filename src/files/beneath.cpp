@@ -1,5 +1,6 @@
 #include "beneath.hpp"
 
+#include "sandpit/jail/spec.hpp"
 #include "sandpit/util/strings.hpp"
 
 #include <cerrno>
@@ -22,6 +23,19 @@ Result<sys::Fd> open_beneath(int dir, const std::string& path, int flags, mode_t
     if (errno == EINTR || errno == EAGAIN) continue; // EAGAIN: a rename raced the lookup; try again
     return errno_failure("open " + target);
   }
+}
+
+AsSandboxUser::AsSandboxUser(bool needed) {
+  if (!needed || ::geteuid() != 0) return;
+  ::syscall(SYS_setfsgid, jail::k_root_mode_host_id);
+  ::syscall(SYS_setfsuid, jail::k_root_mode_host_id);
+  m_switched = true;
+}
+
+AsSandboxUser::~AsSandboxUser() {
+  if (!m_switched) return;
+  ::syscall(SYS_setfsuid, 0);
+  ::syscall(SYS_setfsgid, 0);
 }
 
 Result<Inspected> inspect_beneath(int dir, const std::string& path) {

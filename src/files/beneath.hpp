@@ -28,6 +28,21 @@ Result<sys::Fd> reopen_for_reading(const Inspected& inspected);
 // Opens directory `path` beneath `dir`, creating each missing component (0755; as root owned by `owner`).
 Result<sys::Fd> make_dirs_beneath(int dir, const std::string& path, uid_t owner);
 
+// While it lives, this thread acts on files as the sandbox's user (as root: the
+// host id that user maps to), for `area`s mounted inside the jail's user
+// namespace (/tmp): such a filesystem refuses to create files for an owner it
+// cannot map (EOVERFLOW). setfsuid and setfsgid are per thread.
+class AsSandboxUser {
+public:
+  explicit AsSandboxUser(bool needed);
+  ~AsSandboxUser();
+  AsSandboxUser(const AsSandboxUser&) = delete;
+  AsSandboxUser& operator=(const AsSandboxUser&) = delete;
+
+private:
+  bool m_switched = false;
+};
+
 // "a FIFO", "a device", "a socket", "a symbolic link", ... for messages.
 std::string_view kind_of(mode_t mode);
 

@@ -158,6 +158,7 @@ std::vector<Entry> list_dir(const Roots& roots, const SandboxPath& path, unsigne
 }
 
 bool make_dir(const Roots& roots, const SandboxPath& path) {
+  AsSandboxUser as_sandbox(path.area == Area::tmp);
   if (path.relative.empty()) return false;
   auto existing = inspect_beneath(roots.of(path.area), path.relative);
   if (existing) {
@@ -171,6 +172,7 @@ bool make_dir(const Roots& roots, const SandboxPath& path) {
 }
 
 void move_entry(const Roots& roots, const SandboxPath& from, const SandboxPath& to) {
+  AsSandboxUser as_sandbox(to.area == Area::tmp);
   if (from.area != to.area) {
     throw FileError(Problem::refused, ExitCode::usage, from.shown(), "cannot be moved to " + to.shown() + ": another filesystem");
   }
@@ -179,6 +181,12 @@ void move_entry(const Roots& roots, const SandboxPath& from, const SandboxPath& 
   if (::fstatat(source_parent.get(), from.name().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) fail(from, errno, "move");
   auto target_parent = open_parent(roots, to, Create::yes);
   if (::renameat(source_parent.get(), from.name().c_str(), target_parent.get(), to.name().c_str()) != 0) fail(to, errno, "move");
+}
+
+sys::Fd open_dir(const Roots& roots, const SandboxPath& path) {
+  auto dir = open_beneath(roots.of(path.area), path.relative, O_PATH | O_DIRECTORY);
+  if (!dir) fail(path, dir.failure().err, "open");
+  return std::move(dir).value();
 }
 
 void remove_entry(const Roots& roots, const SandboxPath& path) {
@@ -228,6 +236,7 @@ std::map<std::string, std::string> read_metadata(const Roots& roots, const Sandb
 }
 
 void write_metadata(const Roots& roots, const SandboxPath& path, const std::string& prefix, const std::map<std::string, std::string>& metadata) {
+  AsSandboxUser as_sandbox(path.area == Area::tmp);
   auto fd = open_regular(roots, path);
   const auto where = fd_path(fd.get());
   for (const auto& [key, value] : read_metadata(roots, path, prefix)) {

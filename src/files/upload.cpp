@@ -152,6 +152,7 @@ Report upload(const std::filesystem::path& host, const Roots& roots, const Sandb
 }
 
 Copied upload_from(int source, const std::string& shown, const Roots& roots, const SandboxPath& destination, const Transfer& options) {
+  AsSandboxUser as_sandbox(destination.area == Area::tmp);
   if (destination.relative.empty()) throw FileError(Problem::is_a_directory, ExitCode::usage, destination.shown(), "is a directory");
   auto parent_path = destination.relative.substr(0, destination.relative.rfind('/') == std::string::npos ? 0 : destination.relative.rfind('/'));
   Uploader up{options, destination.area, jail::k_root_mode_host_id, {}, 0};

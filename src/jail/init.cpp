@@ -102,7 +102,8 @@ void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& chil
     for (int i = 0; i < n; ++i) ::dup2(high[static_cast<std::size_t>(i)], i);
     ::syscall(SYS_close_range, static_cast<unsigned>(n), ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
     ::fcntl(report->second.get(), F_SETFD, FD_CLOEXEC);
-    int err = 0;
+    int failed[2] = {0, 0}; // {step: 0 rlimits, 1 chdir, 2 execve; errno}
+    int& err = failed[1];
     // At the memory limit the kernel must pick the code, never the init (and on
     // the host, a sandbox before anything else): raising one's own score needs no privilege.
     // (Dumpable again first: the init is not, and /proc/self is root's while so.)
@@ -114,20 +115,21 @@ void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& chil
     // Limits bind the spawned process and its descendants, not the init, which
     // must keep managing them (and may be a sanitizer build that maps a lot).
     if (auto r = apply_rlimits(limits); !r) err = r.failure().err;
-    else if (::chdir(cwd.c_str()) != 0) err = errno;
+    else if (::chdir(cwd.c_str()) != 0) failed[0] = 1, err = errno;
     else {
       ::execve(argv[0], argv.data(), env.data());
-      err = errno;
+      failed[0] = 2, err = errno;
     }
-    [[maybe_unused]] auto w = ::write(report->second.get(), &err, sizeof err);
+    [[maybe_unused]] auto w = ::write(report->second.get(), failed, sizeof failed);
     ::_exit(127);
   }
   report->second.reset();
   fds.clear();
-  int err = 0;
-  if (::read(report->first.get(), &err, sizeof err) == sizeof err) {
+  int failed[2] = {0, 0};
+  if (::read(report->first.get(), failed, sizeof failed) == sizeof failed) {
     ::waitpid(pid, nullptr, 0);
-    return send({{"op", "spawn_failed"}, {"step", "execve " + argv_s[0]}, {"errno", err}});
+    const std::string step = failed[0] == 0 ? "rlimits" : failed[0] == 1 ? "chdir " + cwd : "execve " + argv_s[0];
+    return send({{"op", "spawn_failed"}, {"step", step}, {"errno", failed[1]}});
   }
   children.insert(pid);
   send({{"op", "spawned"}, {"pid", pid}});

@@ -32,10 +32,13 @@ using protocol::RequestType;
 void spawn_daemon(const Workspace& workspace, const std::string& config_file, const std::string& language) {
   auto ready = sys::make_pipe();
   if (!ready) fail("start session", ready.failure().message());
+  // Forked twice: the daemon is nobody's child but init's, so a long-lived client
+  // (sandpit serve, mcp) is not left holding a zombie when a daemon exits.
   pid_t pid = ::fork();
   if (pid < 0) fail("start session", std::strerror(errno));
   if (pid == 0) {
     ::setsid();
+    if (pid_t daemon = ::fork(); daemon != 0) ::_exit(daemon < 0 ? 125 : 0);
     int null_fd = ::open("/dev/null", O_RDWR);
     int log = ::open((workspace.state_dir / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     ::dup2(null_fd, 0);
@@ -54,9 +57,10 @@ void spawn_daemon(const Workspace& workspace, const std::string& config_file, co
     ::_exit(125);
   }
   ready->second.reset();
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
   auto answer = sys::read_all(ready->first.get());
   if (answer && *answer == "ok\n") return;
-  ::waitpid(pid, nullptr, WNOHANG);
   std::string line = answer ? *answer : std::string();
   if (!line.empty() && line.back() == '\n') line.pop_back();
   auto tab = line.find('\t');
@@ -123,7 +127,11 @@ std::optional<Client> Client::connect(const Workspace& workspace, const std::str
       if (!fd) fail("connect to session", "the daemon started but does not answer");
     }
     Client client(std::move(*fd));
-    (void)protocol::send(client.m_fd.get(), protocol::encode({RequestType::hello, protocol::k_version, "sandpit " SANDPIT_VERSION, {}, {}, {}, {}}));
+    protocol::Request hello_request;
+    hello_request.type = RequestType::hello;
+    hello_request.protocol = protocol::k_version;
+    hello_request.client = "sandpit " SANDPIT_VERSION;
+    (void)protocol::send(client.m_fd.get(), protocol::encode(hello_request));
     auto line = client.m_reader->next();
     if (!line || !*line) continue; // it was leaving (idle exit) as we came: try once more
     json hello = json::parse(**line, nullptr, false);
@@ -242,11 +250,11 @@ ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const s
   sigset_t ints, old;
   sigemptyset(&ints);
   sigaddset(&ints, SIGINT);
-  ::sigprocmask(SIG_BLOCK, &ints, &old);
-  sys::Fd sigfd(::signalfd(-1, &ints, SFD_CLOEXEC | SFD_NONBLOCK));
+  ::pthread_sigmask(SIG_BLOCK, &ints, &old);
+  sys::Fd sigfd(interruption.ctrl_c ? ::signalfd(-1, &ints, SFD_CLOEXEC | SFD_NONBLOCK) : -1);
   struct Restore {
     sigset_t mask;
-    ~Restore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+    ~Restore() { ::pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
   } restore{old};
   std::string out, err; // the result event leaves them out: they came as stream events
   bool interrupted = false; // by `interruption`: said once
@@ -257,7 +265,7 @@ ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const s
       if (m_reader->eof()) fail("session", "the session daemon went away during the execution");
       pollfd fds[3] = {{m_fd.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}, {interrupted ? -1 : interruption.fd, POLLIN, 0}};
       if (::poll(fds, 3, -1) < 0 && errno != EINTR) fail("session", std::strerror(errno));
-      if ((fds[1].revents & POLLIN) != 0) {
+      if (sigfd.valid() && (fds[1].revents & POLLIN) != 0) {
         signalfd_siginfo info;
         while (::read(sigfd.get(), &info, sizeof info) == sizeof info) {
         }

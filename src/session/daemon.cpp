@@ -160,10 +160,10 @@ private:
     case RequestType::interrupt: return true; // nothing is running for this client
     case RequestType::info: (void)protocol::send(fd, info()); return true;
     case RequestType::restart:
-      if (!r.context.empty()) {
+      if (!r.context.empty() || !r.language.empty()) {
         Turns& turns = lane(r.context);
         Turn turn(turns, turns.take());
-        const bool had = m_session->restart_context(r.context);
+        const bool had = m_session->restart_context(r.context, kernels::parse_language(r.language));
         snapshot();
         (void)protocol::send(fd, {{"type", "ok"}, {"had_kernel", had}});
         return true;

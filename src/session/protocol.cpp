@@ -2,6 +2,8 @@
 
 #include "protocol_detail.hpp"
 
+#include "sandpit/kernels/language.hpp"
+
 #include "sandpit/sys/fd.hpp"
 
 #include <array>
@@ -182,8 +184,10 @@ Result<Request> decode_request(std::string_view line) {
       return r;
     }
     if (t == RequestType::restart) {
-      if (auto f = check_fields(m, {"context"})) return *f;
+      if (auto f = check_fields(m, {"context", "language"})) return *f;
       if (auto f = decode_string(m, "context", r.context, 128)) return *f;
+      if (auto f = decode_string(m, "language", r.language, 32)) return *f;
+      if (!r.language.empty() && !kernels::parse_language(r.language)) return bad(fmt::format("unknown language '{}'", r.language));
       return r;
     }
     if (auto f = check_fields(m, {})) return *f;
@@ -212,8 +216,9 @@ nlohmann::json encode(const Request& r) {
     if (!e.cwd.empty()) m["cwd"] = e.cwd;
   } else if (is_process_request(r.type)) {
     encode_process(r, m);
-  } else if (r.type == RequestType::restart && !r.context.empty()) {
+  } else if (r.type == RequestType::restart && (!r.context.empty() || !r.language.empty())) {
     m["context"] = r.context;
+    if (!r.language.empty()) m["language"] = r.language;
   } else if (r.type == RequestType::check) {
     m["language"] = r.execute.language;
     m["code"] = r.execute.code;

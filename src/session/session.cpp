@@ -373,11 +373,11 @@ void Session::restart_kernels() {
   m_lost.clear();
 }
 
-bool Session::restart_context(const std::string& context) {
+bool Session::restart_context(const std::string& context, std::optional<Language> language) {
   std::lock_guard lock(m_mutex);
   bool any = false;
   for (auto it = m_kernels.begin(); it != m_kernels.end();) {
-    if (it->first.second != context) {
+    if (it->first.second != context || (language && it->first.first != *language)) {
       ++it;
       continue;
     }

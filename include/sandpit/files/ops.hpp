@@ -33,6 +33,8 @@ std::vector<Entry> list_dir(const Roots& roots, const SandboxPath& path, unsigne
 bool make_dir(const Roots& roots, const SandboxPath& path);
 // Renames `from` to `to` (parents of `to` created). Both in one area.
 void move_entry(const Roots& roots, const SandboxPath& from, const SandboxPath& to);
+// The directory at `path`, opened O_PATH beneath its root (to watch it).
+sys::Fd open_dir(const Roots& roots, const SandboxPath& path);
 // Removes `path` and everything under it; a missing path is no error.
 void remove_entry(const Roots& roots, const SandboxPath& path);
 

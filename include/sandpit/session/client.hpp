@@ -20,6 +20,9 @@ enum class Start { yes, no };
 struct Interruption {
   int fd = -1;
   std::function<std::string()> reason;
+  // Whether Ctrl-C (SIGINT to this process) interrupts the code. A server that
+  // stops on SIGINT says no: its executions must not take the signal.
+  bool ctrl_c = true;
 };
 
 class Client {

@@ -66,6 +66,7 @@ struct Request {
   Execute execute;        // execute; check uses its language and code
   std::string reason;     // interrupt: why, for the audit record ("" for Ctrl-C; "cancelled by the client: ...")
   std::string context;    // restart: only this context's kernels (protocol 5)
+  std::string language;   // restart with a context: only that language's kernel of it
   Process process;        // process_*; process_start's caller is in `execute` (user, command, client)
 };
 

@@ -72,8 +72,9 @@ public:
 
   // Stops every kernel: the next execution starts with fresh interpreter state.
   void restart_kernels();
-  // Stops the kernels of one context (E2B's restart and delete of a context). false: it had none.
-  bool restart_context(const std::string& context);
+  // Stops the kernels of one context, or only its `language` kernel (E2B's
+  // restart and delete of a context). false: there was none.
+  bool restart_context(const std::string& context, std::optional<kernels::Language> language = std::nullopt);
   // Kills every process in the jail (kernels and anything left in the background).
   void kill_processes();
   // Kills every process in the jail without touching session state: the one

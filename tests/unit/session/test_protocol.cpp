@@ -14,7 +14,10 @@ std::string why(std::string_view line) {
 } // namespace
 
 TEST_CASE("decode_request, hello and execute round-trip through encode") {
-  Request hello{RequestType::hello, k_version, "sandpit test", {}, {}, {}, {}};
+  Request hello;
+  hello.type = RequestType::hello;
+  hello.protocol = k_version;
+  hello.client = "sandpit test";
   auto decoded = decode_request(encode(hello).dump());
   REQUIRE(decoded.ok());
   CHECK(decoded->type == RequestType::hello);
