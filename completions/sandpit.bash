@@ -14,6 +14,7 @@ _sandpit_session_opts="-h --help -w --workspace --json"
 _sandpit_session_actions="list info stop restart reset"
 _sandpit_doctor_opts="-h --help -w --workspace --json"
 _sandpit_mcp_opts="-h --help --allow-dir --structured"
+_sandpit_serve_opts="-h --help --listen"
 _sandpit_upload_opts="-h --help -w --workspace -r --recursive --json"
 _sandpit_download_opts="-h --help -w --workspace -r --recursive -f --force --json"
 _sandpit_volume_opts="-h --help -f --force --json"
@@ -63,7 +64,7 @@ _sandpit() {
             --config | -w | --workspace | -l | --language) ((i++)) ;;
             --config=*) ;;
             -*) ;;
-            exec | shell | session | upload | download | volume | audit | stats | config | doctor | mcp)
+            exec | shell | session | upload | download | volume | audit | stats | config | doctor | mcp | serve)
                 command=${words[i]}
                 command_index=$i
                 break
@@ -82,6 +83,12 @@ _sandpit() {
             --config)
                 _sandpit_compreply_files
                 return
+                ;;
+            --listen)
+                if [[ $command == serve ]]; then
+                    COMPREPLY=($(compgen -W "127.0.0.1:49982 127.0.0.1:0" -- "$cur"))
+                    return
+                fi
                 ;;
             --allow-dir)
                 if [[ $command == mcp ]]; then
@@ -133,7 +140,7 @@ _sandpit() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$_sandpit_global_opts" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "exec shell session upload download volume audit stats config doctor mcp" -- "$cur"))
+                COMPREPLY=($(compgen -W "exec shell session upload download volume audit stats config doctor mcp serve" -- "$cur"))
             fi
             ;;
         exec)
@@ -219,6 +226,11 @@ _sandpit() {
         mcp)
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$_sandpit_mcp_opts --config" -- "$cur"))
+            fi
+            ;;
+        serve)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_serve_opts --config" -- "$cur"))
             fi
             ;;
     esac

@@ -3,7 +3,7 @@
 # Keep in step with src/cli/*.cpp: tests/e2e/test_docs_drift.py checks that
 # every subcommand and each of its long options is offered here.
 
-set -l commands exec shell session upload download volume audit stats config doctor mcp
+set -l commands exec shell session upload download volume audit stats config doctor mcp serve
 set -l volume_actions info export import
 set -l config_actions show check path
 set -l session_actions list info stop restart reset
@@ -32,6 +32,7 @@ complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a stats -d '
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a config -d 'Show the effective config, check a config file, or list the files read'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a doctor -d 'Report which isolation layers and limits are active here'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a mcp -d 'Serve the Model Context Protocol on stdin/stdout (for AI agents)'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a serve -d "Serve E2B's API over HTTP, so apps written for E2B run here"
 
 # sandpit exec [OPTIONS] [FILE]
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -s h -l help -d 'Print help and exit'
@@ -124,3 +125,7 @@ complete -c sandpit -n '__fish_seen_subcommand_from doctor' -l json -d 'Print th
 complete -c sandpit -n '__fish_seen_subcommand_from mcp' -s h -l help -d 'Print help and exit'
 complete -c sandpit -n '__fish_seen_subcommand_from mcp' -l allow-dir -x -a '(__fish_complete_directories)' -d 'Let upload_file and download_file use host_path under DIR'
 complete -c sandpit -n '__fish_seen_subcommand_from mcp' -l structured -d 'Declare output schemas and send structuredContent'
+
+# sandpit serve [OPTIONS]
+complete -c sandpit -n '__fish_seen_subcommand_from serve' -s h -l help -d 'Print help and exit'
+complete -c sandpit -n '__fish_seen_subcommand_from serve' -l listen -x -a '127.0.0.1:49982 127.0.0.1:0' -d 'Address to listen on, HOST:PORT (port 0 picks a free one)'

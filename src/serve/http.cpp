@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <cerrno>
 #include <condition_variable>
 #include <fcntl.h>
@@ -308,6 +309,8 @@ bool Server::Impl::serve_one(tcp::socket& socket, beast::flat_buffer& buffer) {
   set_timeout(fd, SO_RCVTIMEO, options.header_timeout_s);
   bhttp::request_parser<bhttp::empty_body> head;
   head.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+  // The body's limit is the parser's that reads it (spooled or in memory), set below.
+  head.body_limit(std::numeric_limits<std::uint64_t>::max());
   beast::error_code ec;
   bhttp::read_header(socket, buffer, head, ec);
   if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset) return false;
@@ -333,6 +336,10 @@ bool Server::Impl::serve_one(tcp::socket& socket, beast::flat_buffer& buffer) {
   }
   set_timeout(fd, SO_RCVTIMEO, 60); // a body that stalls for a minute is abandoned
   const bool spool = options.body.spool && options.body.spool(req.method, req.path);
+  if (auto length = head.content_length(); length && *length > (spool ? options.body.max_spooled : options.body.max_in_memory)) {
+    plain_error(socket, 413, "request body too large");
+    return false;
+  }
   if (spool) {
     bhttp::request_parser<bhttp::buffer_body> body{std::move(head)};
     body.body_limit(options.body.max_spooled);

@@ -96,3 +96,44 @@ TEST_CASE("decode_request, interrupt may say why, in one short string") {
   CHECK(why(R"({"type":"interrupt","because":"x"})") == "unexpected field 'because'");
   CHECK(why(R"({"type":"interrupt","reason":")" + std::string(600, 'x') + "\"}") == "'reason' must be a short string");
 }
+
+TEST_CASE("decode_request, process requests round-trip and are checked field by field") {
+  auto start = decode_request(R"({"type":"process_start","argv":["/bin/bash","-l","-c","echo hi"],"env":{"A":"1"},"cwd":"/tmp",)"
+                              R"("stdin":true,"tag":"t","timeout_ms":1000,"user":"u","command":"serve","client":"sdk"})");
+  REQUIRE(start.ok());
+  CHECK(start->type == RequestType::process_start);
+  CHECK(start->process.argv.size() == 4);
+  CHECK(start->process.env.at("A") == "1");
+  CHECK(start->process.stdin_pipe);
+  CHECK(start->process.timeout_ms == 1000);
+  CHECK(start->execute.command == "serve");
+  auto again = decode_request(encode(*start).dump());
+  REQUIRE(again.ok());
+  CHECK(again->process.argv == start->process.argv);
+  CHECK(again->process.tag == "t");
+  auto input = decode_request(R"({"type":"process_input","pid":5,"data":"aGVsbG8K"})");
+  REQUIRE(input.ok());
+  CHECK(input->process.data == "hello\n");
+  CHECK(decode_request(encode(*input).dump())->process.data == "hello\n");
+  CHECK(why(R"({"type":"process_start","argv":["bash"]})") == "'argv[0]' must be an absolute path");
+  CHECK(why(R"({"type":"process_start","argv":[]})") == "process_start needs a non-empty 'argv' array");
+  CHECK(why(R"({"type":"process_signal","signal":9})") == "name the process by 'pid' or 'tag'");
+  CHECK(why(R"({"type":"process_input","pid":5,"data":"***"})") == "'data' is not base64");
+  CHECK(why(R"({"type":"process_list","pid":5})") == "unexpected field 'pid'");
+  CHECK(why(R"({"type":"process_start","argv":["/bin/sh"],"command":"rm"})") == "unknown command 'rm'");
+}
+
+TEST_CASE("decode_request, execute's context, env and cwd; restart of one context") {
+  auto e = decode_request(R"({"type":"execute","language":"python","code":"1","context":"c1","env":{"K":"v"},"cwd":"/tmp"})");
+  REQUIRE(e.ok());
+  CHECK(e->execute.context == "c1");
+  CHECK(e->execute.env.at("K") == "v");
+  auto again = decode_request(encode(*e).dump());
+  CHECK(again->execute.cwd == "/tmp");
+  CHECK(why(R"({"type":"execute","language":"python","code":"1","env":{"K":1}})") == "'env' must map short names to strings");
+  auto r = decode_request(R"({"type":"restart","context":"c1","language":"javascript"})");
+  REQUIRE(r.ok());
+  CHECK(r->context == "c1");
+  CHECK(decode_request(encode(*r).dump())->language == "javascript");
+  CHECK(why(R"({"type":"restart","language":"cobol"})") == "unknown language 'cobol'");
+}
