@@ -15,6 +15,7 @@
 #include "sandpit/util/trace.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <atomic>
 #include <map>
 #include <fmt/format.h>
@@ -103,6 +104,11 @@ public:
     m_closing = true; // executions still queued are answered, not run
     m_session->interrupt_all();
     Turn last(m_turns, m_turns.take());
+    // Executions in other contexts and process streams hold the session too:
+    // they end once everything in the jail is killed and m_stop is seen (within a second).
+    std::unique_lock lock(m_mutex);
+    m_requests_done.wait_for(lock, std::chrono::seconds(5), [&] { return m_in_requests == 0; });
+    lock.unlock();
     m_session.reset();
   }
 
@@ -134,7 +140,16 @@ private:
         (void)protocol::send(conn.get(), error_message("protocol", "say hello first", 2));
         break;
       }
-      if (!handle(conn.get(), reader, *request, greeted)) break;
+      {
+        std::lock_guard lock(m_mutex);
+        ++m_in_requests;
+      }
+      const bool go_on = handle(conn.get(), reader, *request, greeted);
+      {
+        std::lock_guard lock(m_mutex);
+        if (--m_in_requests == 0) m_requests_done.notify_all();
+      }
+      if (!go_on) break;
     }
     std::lock_guard lock(m_mutex);
     if (--m_active == 0) m_idle_since = Clock::now();
@@ -337,6 +352,8 @@ private:
   Turns m_turns;
   std::mutex m_mutex; // m_active, m_idle_since, m_info, m_lanes
   std::map<std::string, std::unique_ptr<Turns>> m_lanes;
+  int m_in_requests = 0; // requests being handled (not idle connections): close() waits for them
+  std::condition_variable m_requests_done;
   int m_active = 0;
   Clock::time_point m_idle_since;
   SessionInfo m_info;

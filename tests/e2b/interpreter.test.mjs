@@ -36,7 +36,9 @@ describe('runCode', () => {
     });
     assert.deepEqual(ex.logs.stdout, ['first\n', 'last\n']);
     assert.deepEqual(ex.logs.stderr, ['oops\n']);
-    assert.deepEqual(seen.map(([k, l]) => [k, l]), [['out', 'first\n'], ['err', 'oops\n'], ['out', 'last\n']]);
+    // Within a stream the order is kept; across stdout and stderr (two pipes) it is not promised.
+    assert.deepEqual(seen.filter(([k]) => k === 'out').map(([, l]) => l), ['first\n', 'last\n']);
+    assert.deepEqual(seen.filter(([k]) => k === 'err').map(([, l]) => l), ['oops\n']);
     assert.ok(seen[0][2] < 900, `the first line arrived after ${seen[0][2]} ms, before the cell ended`);
   });
 
