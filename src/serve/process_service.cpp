@@ -88,7 +88,23 @@ void forward(session::Client& daemon, connect::Stream& stream, const http::Reque
   const auto keepalive = std::chrono::seconds(keepalive_seconds(req));
   auto last = Clock::now();
   const int socket = stream.response().socket();
+  bool check_daemon = true; // events may be buffered already (read together with the pid)
   while (true) {
+    if (check_daemon) {
+      while (auto event = daemon.next_event(0)) {
+        const auto type = event->value("type", "");
+        if (type == "data") {
+          if (!stream.send({{"event", {{"data", {{event->value("stream", "stdout"), event->value("data", "")}}}}}})) return;
+          last = Clock::now();
+        } else if (type == "end") {
+          if (event->value("timed_out", false)) return stream.end(Code::deadline_exceeded, "context deadline exceeded");
+          stream.send(end_event(*event));
+          return stream.end();
+        } else if (type == "error") {
+          return stream.end(Code::internal, event->value("message", "the session daemon failed"));
+        }
+      }
+    }
     const auto now = Clock::now();
     if (deadline_ms && now - started >= std::chrono::milliseconds(*deadline_ms)) return stream.end(Code::deadline_exceeded, "context deadline exceeded");
     int wait = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(last + keepalive - now).count());
@@ -98,25 +114,10 @@ void forward(session::Client& daemon, connect::Stream& stream, const http::Reque
     pollfd fds[2] = {{daemon.fd(), POLLIN, 0}, {socket, POLLRDHUP, 0}};
     if (::poll(fds, 2, std::clamp(wait, 0, 1000)) < 0 && errno != EINTR) return;
     if ((fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) return; // the client left; the process does not
-    if ((fds[0].revents & (POLLIN | POLLHUP)) == 0) {
-      if (Clock::now() - last >= keepalive) {
-        if (!stream.send({{"event", {{"keepalive", json::object()}}}})) return;
-        last = Clock::now();
-      }
-      continue;
-    }
-    while (auto event = daemon.next_event(0)) {
-      const auto type = event->value("type", "");
-      if (type == "data") {
-        if (!stream.send({{"event", {{"data", {{event->value("stream", "stdout"), event->value("data", "")}}}}}})) return;
-        last = Clock::now();
-      } else if (type == "end") {
-        if (event->value("timed_out", false)) return stream.end(Code::deadline_exceeded, "context deadline exceeded");
-        stream.send(end_event(*event));
-        return stream.end();
-      } else if (type == "error") {
-        return stream.end(Code::internal, event->value("message", "the session daemon failed"));
-      }
+    check_daemon = (fds[0].revents & (POLLIN | POLLHUP)) != 0;
+    if (!check_daemon && Clock::now() - last >= keepalive) {
+      if (!stream.send({{"event", {{"keepalive", json::object()}}}})) return;
+      last = Clock::now();
     }
   }
 }
