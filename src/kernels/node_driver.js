@@ -10,7 +10,8 @@
 
   globalThis.require = Module.createRequire('/workspace/');
   globalThis.module = { exports: {} };
-  const ctl = new net.Socket({ fd: 3, readable: true, writable: true });
+  // Half-open: a --fresh run sends its one cell, then EOF; an async cell answers after that.
+  const ctl = new net.Socket({ fd: 3, readable: true, writable: true, allowHalfOpen: true });
   const send = (obj) => ctl.write(JSON.stringify(obj) + '\n');
 
   const userStack = (err) =>
