@@ -43,6 +43,7 @@ std::string_view short_name(Language l) {
   switch (l) {
   case Language::python: return "py";
   case Language::javascript: return "js";
+  case Language::typescript: return "ts";
   case Language::bash: return "sh";
   }
   return "py";

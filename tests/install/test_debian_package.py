@@ -95,7 +95,7 @@ def control(deb, field):
 def test_control_fields_name_what_sandpit_runs(package):
     assert control(package.deb, "Version") == built_version()
     depends = {d.strip() for d in control(package.deb, "Depends").split(",")}
-    assert {"python3", "nodejs", "bash", "e2fsprogs"} <= depends
+    assert {"python3", "nodejs", "esbuild", "bash", "e2fsprogs"} <= depends
     recommends = {d.strip() for d in control(package.deb, "Recommends").split(",")}
     assert {"python3-numpy", "python3-pandas", "python3-matplotlib"} <= recommends
 
