@@ -129,7 +129,7 @@ def test_doctor_finds_every_layer_and_interpreter(package):
     failed = [c for c in report["checks"] if c["status"] == "FAIL"]
     assert proc.returncode == 0 and report["ok"], f"doctor failed: {failed}\nstderr: {proc.stderr}"
     status = {c["layer"]: c["status"] for c in report["checks"]}
-    for interpreter in ("python", "javascript", "bash"):
+    for interpreter in ("python", "javascript", "typescript", "bash"):
         assert status.get(interpreter) == "ok", f"{interpreter}: {report['checks']}"
 
 
