@@ -5,7 +5,7 @@
 # package. Keep in step with src/cli/*.cpp: tests/e2e/test_docs_drift.py
 # checks that every subcommand and long option is offered here.
 
-_sandpit_languages="python py javascript js node bash sh"
+_sandpit_languages="python py javascript js node typescript ts bash sh"
 
 _sandpit_global_opts="--config -h --help -V --version -w --workspace -l --language --keep-going --no-inline-images"
 _sandpit_exec_opts="-h --help -w --workspace -l --language -c --code --timeout --fresh --no-wait --json --events"

@@ -16,7 +16,7 @@ complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -s V -l versi
 complete -c sandpit -l config -r -F -d 'Read this config file after the user config'
 # The REPL's options (sandpit with no subcommand).
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -s w -l workspace -x -a '(__fish_complete_directories)' -d 'REPL: workspace directory'
-complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -s l -l language -x -a 'python py javascript js node bash sh' -d 'REPL: the first language'
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -s l -l language -x -a 'python py javascript js node typescript ts bash sh' -d 'REPL: the first language'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -l keep-going -d 'REPL batch mode: run every cell, not only those before the first failure'
 complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -l no-inline-images -d 'REPL: announce images by path only'
 
@@ -37,7 +37,7 @@ complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a serve -d "
 # sandpit exec [OPTIONS] [FILE]
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -s h -l help -d 'Print help and exit'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -s w -l workspace -x -a '(__fish_complete_directories)' -d 'Workspace directory (default: $SANDPIT_WORKSPACE or .)'
-complete -c sandpit -n '__fish_seen_subcommand_from exec' -s l -l language -x -a 'python py javascript js node bash sh' -d 'Language of the code'
+complete -c sandpit -n '__fish_seen_subcommand_from exec' -s l -l language -x -a 'python py javascript js node typescript ts bash sh' -d 'Language of the code'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -s c -l code -x -d 'The code to run'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l timeout -x -a '10s 30s 1m 5m' -d 'Wall-clock limit, e.g. 10s (default: limits.timeout)'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l fresh -d "Run in a throwaway sandbox instead of the workspace's session"
@@ -94,7 +94,7 @@ complete -c sandpit -n '__fish_seen_subcommand_from audit' -s u -l user -x -d 'R
 complete -c sandpit -n '__fish_seen_subcommand_from audit' -s a -l all -d 'Records of every user (admins only)'
 complete -c sandpit -n '__fish_seen_subcommand_from audit' -l since -x -a '1h 1d 7d' -d 'From this time on: 2025-01-04, 2025-01-04T19:30Z, or ago like 2h, 7d'
 complete -c sandpit -n '__fish_seen_subcommand_from audit' -l until -x -d 'Before this time (same forms as --since)'
-complete -c sandpit -n '__fish_seen_subcommand_from audit' -s l -l language -x -a 'python javascript bash' -d 'Only this language'
+complete -c sandpit -n '__fish_seen_subcommand_from audit' -s l -l language -x -a 'python javascript typescript bash' -d 'Only this language'
 complete -c sandpit -n '__fish_seen_subcommand_from audit' -l failed -d 'Only failed, blocked, denied or timed-out runs'
 complete -c sandpit -n '__fish_seen_subcommand_from audit' -s n -l limit -x -d 'Show the last N matching records (default 50; 0 for all)'
 complete -c sandpit -n '__fish_seen_subcommand_from audit' -l format -x -a 'table line json' -d 'Output format'
@@ -107,7 +107,7 @@ complete -c sandpit -n '__fish_seen_subcommand_from stats' -s u -l user -x -d 'R
 complete -c sandpit -n '__fish_seen_subcommand_from stats' -s a -l all -d 'Records of every user (admins only)'
 complete -c sandpit -n '__fish_seen_subcommand_from stats' -l since -x -a '1h 1d 7d' -d 'From this time on: 2025-01-04, 2025-01-04T19:30Z, or ago like 2h, 7d'
 complete -c sandpit -n '__fish_seen_subcommand_from stats' -l until -x -d 'Before this time (same forms as --since)'
-complete -c sandpit -n '__fish_seen_subcommand_from stats' -s l -l language -x -a 'python javascript bash' -d 'Only this language'
+complete -c sandpit -n '__fish_seen_subcommand_from stats' -s l -l language -x -a 'python javascript typescript bash' -d 'Only this language'
 complete -c sandpit -n '__fish_seen_subcommand_from stats' -l json -d 'Print JSON'
 
 # sandpit config [OPTIONS] ACTION [FILE]

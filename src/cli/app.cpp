@@ -124,7 +124,7 @@ repl::Dispatcher make_dispatcher(const std::string& config_file) {
 } // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"sandpit: run untrusted Python, JavaScript and shell code in a local sandbox.\n"
+  CLI::App app{"sandpit: run untrusted Python, JavaScript, TypeScript and shell code in a local sandbox.\n"
                "With no command, an interactive session (the REPL; batch when stdin is not a terminal).",
                "sandpit"};
   app.require_subcommand(0, 1);
@@ -135,7 +135,7 @@ int run(int argc, char** argv) {
   bool no_inline_images = false;
   std::vector<CLI::Option*> repl_only = {
       app.add_option("-w,--workspace", repl_options.workspace, "REPL: workspace directory (default: $SANDPIT_WORKSPACE or .)")->type_name("DIR"),
-      app.add_option("-l,--language", repl_options.language, "REPL: the first language, python (py), javascript (js) or bash (sh)")->type_name("LANG"),
+      app.add_option("-l,--language", repl_options.language, "REPL: the first language, python (py), javascript (js), typescript (ts) or bash (sh)")->type_name("LANG"),
       app.add_flag("--keep-going", repl_options.keep_going, "REPL batch mode: run every cell, not only those before the first failure"),
       app.add_flag("--no-inline-images", no_inline_images, "REPL: announce images by path only, never draw them in the terminal"),
   };

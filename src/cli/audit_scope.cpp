@@ -27,7 +27,7 @@ void AuditFilter::add_to(CLI::App& app) {
   app.add_flag("-a,--all", all, "Records of every user (admins only)")->excludes(user_option);
   app.add_option("--since", since, "From this time on: 2025-01-04, 2025-01-04T19:30Z, or ago like 2h, 7d")->type_name("TIME");
   app.add_option("--until", until, "Before this time (same forms as --since)")->type_name("TIME");
-  app.add_option("-l,--language", language, "Only this language: python, javascript or bash")->type_name("LANG");
+  app.add_option("-l,--language", language, "Only this language: python, javascript, typescript or bash")->type_name("LANG");
 }
 
 audit::Query AuditFilter::query(Context& context, std::string_view command) const {
@@ -38,7 +38,7 @@ audit::Query AuditFilter::query(Context& context, std::string_view command) cons
   if (!until.empty()) q.until_ms = parse_when("--until", until);
   if (!language.empty()) {
     auto l = kernels::parse_language(language);
-    if (!l) throw Error(ExitCode::usage, "--language " + language, "unknown language (use python, javascript or bash)");
+    if (!l) throw Error(ExitCode::usage, "--language " + language, fmt::format("unknown language (use {})", kernels::language_list()));
     q.language = std::string(kernels::name_of(*l));
   }
   const bool others = all || (!user.empty() && user != who.user);

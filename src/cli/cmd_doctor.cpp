@@ -81,6 +81,9 @@ void check_interpreters(std::vector<Check>& checks, session::Session& session) {
   const std::pair<kernels::Language, const char*> probes[] = {
       {kernels::Language::python, "import sys; print(sys.version.split()[0])"},
       {kernels::Language::javascript, "console.log(process.version)"},
+      // Prints the transpiler's version; a missing esbuild fails the cell with its fix.
+      {kernels::Language::typescript, "const v: string = require('child_process').execFileSync('/usr/bin/esbuild', ['--version'], "
+                                      "{encoding: 'utf8'}); console.log('esbuild ' + v.trim())"},
       {kernels::Language::bash, "echo $BASH_VERSION"}};
   Quiet quiet;
   for (const auto& [language, code] : probes) {

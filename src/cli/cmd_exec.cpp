@@ -12,11 +12,11 @@ namespace {
 class ExecCommand final : public Command {
 public:
   std::string_view name() const override { return "exec"; }
-  std::string_view summary() const override { return "Run Python, JavaScript or shell code in the sandbox"; }
+  std::string_view summary() const override { return "Run Python, JavaScript, TypeScript or shell code in the sandbox"; }
 
   void add_to(CLI::App& app) override {
     app.add_option("-w,--workspace", m_options.workspace, "Workspace directory (default: $SANDPIT_WORKSPACE or .)")->type_name("DIR");
-    app.add_option("-l,--language", m_options.language, "python (py), javascript (js, node) or bash (sh)")->type_name("LANG");
+    app.add_option("-l,--language", m_options.language, "python (py), javascript (js, node), typescript (ts) or bash (sh)")->type_name("LANG");
     app.add_option("-c,--code", m_options.code, "The code to run")->type_name("CODE");
     app.add_option("file", m_options.file, "A file to run, or - for stdin (the default)")->type_name("FILE");
     app.add_option("--timeout", m_options.timeout, "Wall-clock limit, e.g. 10s (default: limits.timeout)")->type_name("DUR");

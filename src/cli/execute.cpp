@@ -23,7 +23,7 @@ using kernels::Language;
 Language choose_language(const ExecOptions& o) {
   if (!o.language.empty()) {
     if (auto l = kernels::parse_language(o.language)) return *l;
-    throw Error(ExitCode::usage, "--language " + o.language, "unknown language (use python, javascript or bash)");
+    throw Error(ExitCode::usage, "--language " + o.language, fmt::format("unknown language (use {})", kernels::language_list()));
   }
   if (!o.file.empty() && o.file != "-") {
     if (auto l = kernels::language_for_file(o.file)) return *l;

@@ -10,7 +10,7 @@
 namespace sandpit::config {
 namespace {
 
-constexpr std::array k_languages{"python", "javascript", "bash"};
+constexpr std::array k_languages{"python", "javascript", "typescript", "bash"};
 
 // PCRE2's message and the character it stopped at, or "" when the regex compiles.
 std::string regex_error(const std::string& regex) {
@@ -51,7 +51,7 @@ Pattern parse_entry(const toml::node& item, std::size_t index, const Origin& ori
       for (const auto& l : *list) {
         auto s = l.value_exact<std::string>();
         if (!s || std::find(k_languages.begin(), k_languages.end(), *s) == k_languages.end()) {
-          fail_at(origin.file, l.source(), fmt::format("{}.languages: expected \"python\", \"javascript\" or \"bash\", got {}", name, describe(l)));
+          fail_at(origin.file, l.source(), fmt::format("{}.languages: expected \"python\", \"javascript\", \"typescript\" or \"bash\", got {}", name, describe(l)));
         }
         p.languages.push_back(*s);
       }

@@ -14,18 +14,23 @@ struct Alias {
   Language language;
 };
 
-constexpr std::array<Alias, 7> k_aliases{{{"python", Language::python},
+constexpr std::array<Alias, 9> k_aliases{{{"python", Language::python},
                                          {"py", Language::python},
                                          {"javascript", Language::javascript},
                                          {"js", Language::javascript},
                                          {"node", Language::javascript},
+                                         {"typescript", Language::typescript},
+                                         {"ts", Language::typescript},
                                          {"bash", Language::bash},
                                          {"sh", Language::bash}}};
 
-constexpr std::array<Alias, 6> k_extensions{{{".py", Language::python},
+constexpr std::array<Alias, 9> k_extensions{{{".py", Language::python},
                                             {".js", Language::javascript},
                                             {".mjs", Language::javascript},
                                             {".cjs", Language::javascript},
+                                            {".ts", Language::typescript},
+                                            {".mts", Language::typescript},
+                                            {".cts", Language::typescript},
                                             {".sh", Language::bash},
                                             {".bash", Language::bash}}};
 
@@ -51,10 +56,15 @@ std::string_view name_of(Language language) {
   switch (language) {
   case Language::python: return "python";
   case Language::javascript: return "javascript";
+  case Language::typescript: return "typescript";
   case Language::bash: return "bash";
   }
   return "python";
 }
+
+std::string_view language_list() { return "python, javascript, typescript or bash"; }
+
+Language kernel_of(Language language) { return language == Language::typescript ? Language::javascript : language; }
 
 std::vector<std::string> language_names() {
   std::vector<std::string> out;
@@ -63,7 +73,7 @@ std::vector<std::string> language_names() {
 }
 
 std::string_view driver_source(Language language) {
-  return language == Language::javascript ? node_driver() : python_driver();
+  return kernel_of(language) == Language::javascript ? node_driver() : python_driver();
 }
 
 std::string python_loader() {

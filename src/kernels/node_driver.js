@@ -1,6 +1,7 @@
 // sandpit's Node.js driver: runs inside the jail, reads cells from fd 3 and answers there.
 // Frames in: "exec|check|env <nbytes> <cell id> <filename>\n" + source ("env": a JSON object of
-// environment variables for the next cell only). Out: one JSON object per line.
+// environment variables for the next cell only; "exec-ts", "check-ts": a TypeScript cell, see
+// node_typescript.js, which the build puts ahead of this file). Out: one JSON object per line.
 'use strict';
 (() => {
   const net = require('net');
@@ -10,7 +11,8 @@
 
   globalThis.require = Module.createRequire('/workspace/');
   globalThis.module = { exports: {} };
-  const ctl = new net.Socket({ fd: 3, readable: true, writable: true });
+  // Half-open: a --fresh run sends its one cell, then EOF; an async cell answers after that.
+  const ctl = new net.Socket({ fd: 3, readable: true, writable: true, allowHalfOpen: true });
   const send = (obj) => ctl.write(JSON.stringify(obj) + '\n');
 
   const userStack = (err) =>
@@ -19,12 +21,16 @@
       .filter((line) => !/\[eval\]|\(node:|at node:|sandpit-driver/.test(line))
       .join('\n');
 
+  // TypeScript's half of the driver, made by the first TypeScript cell.
+  let ts = null;
+  const typescript = () => (ts = ts || typescriptCells(require));
+
   const errorOf = (err) => {
     const isError = err instanceof Error;
     return {
       name: isError ? err.name : 'Error',
       value: isError ? err.message : util.inspect(err),
-      traceback: isError ? userStack(err) : util.inspect(err),
+      traceback: isError ? (ts ? ts.mapStack(err, userStack(err)) : userStack(err)) : util.inspect(err),
     };
   };
 
@@ -79,14 +85,14 @@
   };
 
   let scoped = {};
-  const run = async (source, filename, cell) => {
+  const run = async (source, filename, cell, typed) => {
     let value = null;
     let error = null;
     const saved = Object.fromEntries(Object.keys(scoped).map((k) => [k, process.env[k]]));
     Object.assign(process.env, scoped);
     scoped = {};
     try {
-      let result = evaluate(source, filename);
+      let result = evaluate(typed ? await typescript().transpile(source, filename) : source, filename);
       if (result && typeof result.then === 'function') {
         const interrupted = new Promise((_, reject) => {
           interruptCell = () => reject(Object.assign(new Error('interrupted'), { name: 'KeyboardInterrupt' }));
@@ -108,8 +114,14 @@
 
   // "check" frames: is the cell complete? A parse that stops at the end of the
   // input waits for more lines; any other syntax error runs, so it is reported.
-  const check = (source, cell) => {
+  const check = async (source, cell, typed) => {
     let status = 'complete';
+    if (typed) {
+      try {
+        status = await typescript().check(source);
+      } catch {} // the execution will say what is wrong
+      return send({ type: 'check', cell, status });
+    }
     try {
       if (loadParser()) acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'script', allowAwaitOutsideFunction: true });
       else new vm.Script(source);
@@ -126,7 +138,7 @@
     for (;;) {
       const newline = pending.indexOf(10);
       if (newline < 0) return;
-      const [, op, size, cell, name] = pending.subarray(0, newline).toString().match(/^(\w+) (\d+) (\w+) (.*)$/) || [];
+      const [, op, typed, size, cell, name] = pending.subarray(0, newline).toString().match(/^(\w+)(-ts)? (\d+) (\w+) (.*)$/) || [];
       if (size === undefined || pending.length < newline + 1 + Number(size)) return;
       const source = pending.subarray(newline + 1, newline + 1 + Number(size)).toString();
       pending = pending.subarray(newline + 1 + Number(size));
@@ -138,7 +150,7 @@
         });
         continue;
       }
-      queue = queue.then(() => (op === 'check' ? check(source, cell) : run(source, name, cell)));
+      queue = queue.then(() => (op === 'check' ? check(source, cell, typed) : run(source, name, cell, typed)));
     }
   };
   ctl.on('data', (chunk) => {

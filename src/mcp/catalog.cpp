@@ -25,9 +25,10 @@ json run_code() {
       {"code", {{"type", "string"}, {"description", "The code to run."}}},
       {"language",
        {{"type", "string"},
-        {"enum", {"python", "javascript", "bash"}},
+        {"enum", {"python", "javascript", "typescript", "bash"}},
         {"default", "python"},
-        {"description", "python (Python 3), javascript (Node.js) or bash."}}},
+        {"description", "python (Python 3), javascript (Node.js), typescript (run in the same Node.js session as javascript, "
+                        "types stripped, not checked) or bash."}}},
       {"timeout",
        {{"type", "number"},
         {"exclusiveMinimum", 0},
@@ -38,7 +39,7 @@ json run_code() {
   return {{"name", "run_code"},
           {"title", "Run code in the sandbox"},
           {"description",
-           "Runs Python, JavaScript or bash code in a local Linux sandbox and returns its output: stdout, stderr, the "
+           "Runs Python, JavaScript, TypeScript or bash code in a local Linux sandbox and returns its output: stdout, stderr, the "
            "value of a final expression (as in a notebook), the error with its traceback, and matplotlib figures as images. "
            "State persists between calls in the same session: variables, imports, functions and files in /workspace "
            "are there in the next call. The sandbox has no network and cannot see the user's files; use upload_file and "

@@ -15,7 +15,7 @@ const std::string k_server_key = "io.modelcontextprotocol/serverInfo";
 const std::string k_capabilities_key = "io.modelcontextprotocol/clientCapabilities";
 
 const char* k_instructions =
-    "sandpit runs Python, JavaScript and bash in a local Linux sandbox (no network, no access to the user's files). "
+    "sandpit runs Python, JavaScript, TypeScript and bash in a local Linux sandbox (no network, no access to the user's files). "
     "State persists per session between run_code calls; /workspace holds the session's files and /persist the user's volume. "
     "Move files in and out with upload_file and download_file.";
 

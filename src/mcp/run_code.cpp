@@ -70,7 +70,7 @@ Run parse(const json& arguments, const config::Config& config) {
   Arguments args(arguments, {"code", "language", "timeout", "session"});
   Run run;
   run.request.code = args.required_string("code", session::protocol::k_max_code);
-  run.request.language = *kernels::parse_language(args.choice("language", {"python", "javascript", "bash"}, "python"));
+  run.request.language = *kernels::parse_language(args.choice("language", {"python", "javascript", "typescript", "bash"}, "python"));
   run.session = args.session();
   run.request.timeout = config.limits.timeout;
   const double max_s = static_cast<double>(config.mcp_max_timeout.count()) / 1000;

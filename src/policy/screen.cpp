@@ -1,6 +1,7 @@
 #include "sandpit/policy/policy.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <memory>
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -43,8 +44,23 @@ std::string valid_utf8(std::string_view text) {
   return out;
 }
 
-bool applies(const config::Pattern& p, std::string_view language) {
-  return p.languages.empty() || std::find(p.languages.begin(), p.languages.end(), language) != p.languages.end();
+bool names(const config::Pattern& p, std::string_view language) {
+  return std::find(p.languages.begin(), p.languages.end(), language) != p.languages.end();
+}
+
+// The languages whose patterns screen `language`'s code, for the patterns in [begin, end):
+// TypeScript's are JavaScript's until the list names typescript itself.
+std::vector<std::string_view> screened_as(const std::vector<config::Pattern>& patterns, std::size_t begin, std::size_t end,
+                                          std::string_view language) {
+  if (language != "typescript") return {language};
+  const bool own = std::any_of(patterns.begin() + static_cast<std::ptrdiff_t>(begin), patterns.begin() + static_cast<std::ptrdiff_t>(end),
+                               [](const config::Pattern& p) { return names(p, "typescript"); });
+  if (own) return {language};
+  return {language, "javascript"};
+}
+
+bool applies(const config::Pattern& p, const std::vector<std::string_view>& languages) {
+  return p.languages.empty() || std::any_of(languages.begin(), languages.end(), [&](std::string_view l) { return names(p, l); });
 }
 
 std::size_t line_at(std::string_view text, std::size_t offset) {
@@ -70,8 +86,14 @@ std::vector<Finding> screen(const config::Config& config, std::string_view langu
   const std::string text = nfkc(code);
   std::unique_ptr<pcre2_match_context, ContextFree> context(pcre2_match_context_create(nullptr));
   pcre2_set_match_limit(context.get(), k_match_limit);
-  for (const auto& pattern : config.patterns) {
-    if (!applies(pattern, language)) continue;
+  // The system's list and a user's additions are read apart: a user's typescript entry
+  // must not take the system's JavaScript patterns away from TypeScript cells.
+  const auto system_end = std::min(config.system_patterns, config.patterns.size());
+  const std::array as = {screened_as(config.patterns, 0, system_end, language),
+                         screened_as(config.patterns, system_end, config.patterns.size(), language)};
+  for (std::size_t i = 0; i < config.patterns.size(); ++i) {
+    const auto& pattern = config.patterns[i];
+    if (!applies(pattern, as[i < system_end ? 0 : 1])) continue;
     int error = 0;
     PCRE2_SIZE error_offset = 0;
     std::unique_ptr<pcre2_code, CodeFree> re(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.regex.data()), pattern.regex.size(),

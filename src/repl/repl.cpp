@@ -31,9 +31,10 @@ struct LocalCommand {
   std::string_view summary;
 };
 constexpr LocalCommand k_local[] = {
-    {"lang", "Switch the language of bare input: .lang python|javascript|bash"},
+    {"lang", "Switch the language of bare input: .lang python|javascript|typescript|bash"},
     {"py", "Python from here on (.lang python)"},
     {"js", "JavaScript from here on (.lang javascript)"},
+    {"ts", "TypeScript from here on (.lang typescript; same globals as JavaScript)"},
     {"sh", "bash from here on (.lang bash)"},
     {"help", "List the dot-commands"},
     {"exit", "Leave (the session keeps running until its idle timeout)"},
@@ -43,6 +44,7 @@ std::string_view short_name(Language l) {
   switch (l) {
   case Language::python: return "py";
   case Language::javascript: return "js";
+  case Language::typescript: return "ts";
   case Language::bash: return "sh";
   }
   return "py";
@@ -63,7 +65,7 @@ public:
     m_language = Language::python;
     if (!options.language.empty()) {
       auto l = kernels::parse_language(options.language);
-      if (!l) throw Error(ExitCode::usage, "--language " + options.language, "unknown language (use python, javascript or bash)");
+      if (!l) throw Error(ExitCode::usage, "--language " + options.language, fmt::format("unknown language (use {})", kernels::language_list()));
       m_language = *l;
     }
     // Dot-commands resolve the default workspace as the CLI does: this one is theirs.
@@ -201,7 +203,7 @@ private:
       return ExitCode::success;
     }
     if (name == "help") return help();
-    if (name == "lang" || name == "py" || name == "js" || name == "sh") return switch_language(*words);
+    if (name == "lang" || name == "py" || name == "js" || name == "ts" || name == "sh") return switch_language(*words);
     for (const auto& command : m_dispatcher.commands) {
       if (command.name == name) return m_dispatcher.run(*words);
     }
@@ -213,7 +215,7 @@ private:
     std::string wanted = name == "lang" ? (words.size() == 2 ? words[1] : "") : name;
     auto language = kernels::parse_language(wanted);
     if (!language || (name != "lang" && words.size() > 1) || (name == "lang" && words.size() != 2)) {
-      print_error("." + name, "expected .lang python|javascript|bash (or .py, .js, .sh)");
+      print_error("." + name, "expected .lang python|javascript|typescript|bash (or .py, .js, .ts, .sh)");
       return ExitCode::usage;
     }
     m_language = *language;

@@ -95,7 +95,7 @@ namespace {
 std::optional<Failure> decode_code(const json& m, std::string_view type, Execute& e) {
   if (!m.contains("language") || !m["language"].is_string()) return bad(fmt::format("{} needs a string 'language'", type));
   e.language = m["language"].get<std::string>();
-  if (e.language != "python" && e.language != "javascript" && e.language != "bash") {
+  if (e.language != "python" && e.language != "javascript" && e.language != "typescript" && e.language != "bash") {
     return bad(fmt::format("unknown language '{}'", e.language));
   }
   if (!m.contains("code") || !m["code"].is_string()) return bad(fmt::format("{} needs a string 'code'", type));

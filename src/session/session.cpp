@@ -32,11 +32,13 @@ namespace {
 using kernels::Language;
 using Clock = std::chrono::steady_clock;
 
-// The cell frame the drivers read: "exec <nbytes> <cell id> <filename>\n" + source.
+// The cell frame the drivers read: "exec <nbytes> <cell id> <filename>\n" + source
+// ("exec-ts", "check-ts": a TypeScript cell for the Node driver).
 // The driver echoes the id in its result: a result without it (stale, or
 // forged by a cell) is not taken for this cell's.
 std::string frame(const ExecRequest& request, const std::string& cell, std::string_view op = "exec") {
-  return fmt::format("{} {} {} {}\n{}", op, request.code.size(), cell, request.filename, request.code);
+  const std::string_view typed = request.language == Language::typescript ? "-ts" : "";
+  return fmt::format("{}{} {} {} {}\n{}", op, typed, request.code.size(), cell, request.filename, request.code);
 }
 
 // A check is a parse: it answers at once or the kernel is in trouble.
@@ -147,7 +149,7 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
   spec.home = profile.home;
   spec.user_name = profile.user();
   // The first kernel starts with the jail: its request travels with the setup.
-  const Language language = first_kernel.value_or(Language::bash);
+  const Language language = kernels::kernel_of(first_kernel.value_or(Language::bash));
   const bool with_kernel = language != Language::bash; // a shell is a new process per execution
   std::optional<Channels> channels;
   std::optional<jail::SpawnRequest> first;
@@ -177,6 +179,7 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
 }
 
 std::vector<std::string> kernel_command(const config::Config& config, Language language) {
+  language = kernels::kernel_of(language);
   auto it = config.language_commands.find(std::string(kernels::name_of(language)));
   std::vector<std::string> argv = it != config.language_commands.end() ? it->second : std::vector<std::string>{};
   // The drivers' source arrives on fd 3 ahead of the first cell (see adopt_kernel):
@@ -186,6 +189,7 @@ std::vector<std::string> kernel_command(const config::Config& config, Language l
   // --expose-internals: the driver uses Node's own REPL helpers (acorn, top-level await).
   case Language::javascript: argv.insert(argv.end(), {"--expose-internals", "-e", kernels::node_loader()}); break;
   case Language::bash: argv.push_back("/dev/fd/3"); break;
+  case Language::typescript: break; // kernel_of: Node's
   }
   return argv;
 }
@@ -269,7 +273,7 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
   m_oom_before = m_jail->oom_kills();
   if (request.language == Language::bash) return run_shell(request, std::move(result), canceller, sink);
   const bool fresh = m_lifetime == Lifetime::fresh;
-  const KernelKey key{request.language, request.context};
+  const KernelKey key{kernels::kernel_of(request.language), request.context};
   std::shared_ptr<Kernel> kernel;
   {
     std::lock_guard lock(m_mutex);
@@ -339,7 +343,7 @@ Completeness Session::completeness(Language language, const std::string& code) {
     if (outcome.wait_status && status_code(*outcome.wait_status) == 0) return Completeness::complete;
     return bash_wants_more(code, scratch.stderr_text) ? Completeness::incomplete : Completeness::invalid;
   }
-  const KernelKey key{language, ""};
+  const KernelKey key{kernels::kernel_of(language), ""};
   std::shared_ptr<Kernel> kernel;
   {
     std::lock_guard lock(m_mutex);

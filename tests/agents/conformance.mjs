@@ -32,6 +32,9 @@ export function conformance({ connect, call, sandbox, clientName, ping }) {
     const js = await call(client, 'run_code', { code: 'let n = 20', language: 'javascript' });
     assert.equal(js.isError, false);
     assert.match(textOf(await call(client, 'run_code', { code: 'n * 2 + 2', language: 'javascript' })), /\[result\]\n42\n/);
+    // TypeScript runs in the same Node.js session: it sees the JavaScript's n.
+    const ts = await call(client, 'run_code', { code: 'const m: number = n + 22; m satisfies number', language: 'typescript' });
+    assert.match(textOf(ts), /\[result\]\n42\n/);
   });
 
   test('a failing run is a result with isError, with the error and its traceback', async () => {
@@ -47,7 +50,7 @@ export function conformance({ connect, call, sandbox, clientName, ping }) {
   test('invalid arguments are an isError result that says what is wrong', async () => {
     const result = await call(client, 'run_code', { code: 'print(1)', language: 'rust' });
     assert.equal(result.isError, true);
-    assert.match(textOf(result), /'language' must be one of python, javascript, bash, got "rust"/);
+    assert.match(textOf(result), /'language' must be one of python, javascript, typescript, bash, got "rust"/);
   });
 
   test('a matplotlib plot gives a decodable PNG image block', async () => {

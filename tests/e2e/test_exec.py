@@ -58,6 +58,12 @@ def test_file_language_comes_from_its_extension(sp, tmp_path, name, body, expect
     assert sp.run("exec", "-w", str(sp.workspace), str(path), check=SUCCESS).stdout == expected
 
 
+def test_a_fresh_run_keeps_the_value_of_an_async_javascript_cell(sp):
+    # The cell is sent, then EOF: the driver must still answer when the await is over.
+    proc = sp.exec("await new Promise((r) => setTimeout(r, 50)); 6 * 7", "--fresh", language="js", check=SUCCESS)
+    assert proc.stdout == "42\n"
+
+
 def test_workspace_files_persist_between_fresh_runs(sp):
     sp.exec("open('/workspace/note.txt', 'w').write('kept')", check=SUCCESS)
     assert sp.shell("cat /workspace/note.txt", check=SUCCESS).stdout == "kept"

@@ -146,6 +146,26 @@ def test_dot_commands_reach_the_cli_commands(sp, term):
     assert set(commands) == {"repl"}, commands
 
 
+def test_typescript_cells_wait_for_their_end_and_share_javascripts_globals(term):
+    t = term("-l", "ts")
+    t.wait_for(r"ts sandpit:ws ❯ $")
+    t.type("function area(r: number): number {")
+    t.wait_for(r"^ +\.\.\. ❯ ?$")  # esbuild's parse ends too early: more lines
+    t.type("  return Math.round(Math.PI * r ** 2)")
+    t.type("}")
+    t.type("const note: string = `two")
+    t.type("lines`")
+    t.type("[area(2), note.split('\\n').length]")
+    t.wait_for(r"^Out\[\d+\]: \[ 13, 2 \]$")
+    t.type(".js")
+    t.type("area(1)")
+    t.wait_for(r"^Out\[\d+\]: 3$")
+    t.type(".ts")
+    t.type("const broken: = 1")  # can never be valid: runs at once, and says where
+    t.wait_for(r"^SyntaxError: Unexpected \"=\"$")
+    assert re.search(r"^<cell \d+>:1\nconst broken: = 1\n {14}\^$", t.screen(), re.MULTILINE), t.screen()
+
+
 def test_a_mistyped_command_gets_did_you_mean(term):
     t = term()
     t.type(".exce -c 1")
@@ -236,6 +256,12 @@ def test_batch_runs_each_complete_cell_with_its_output(sp):
     proc = batch(sp, cells, check=0)
     assert proc.stdout == "42\n43\nhi\n1\nbang\n2\n"
     assert "\x1b" not in proc.stdout + proc.stderr and "❯" not in proc.stdout
+
+
+def test_batch_typescript_cells(sp):
+    cells = ".ts\ninterface P {\n  x: number\n}\nconst p: P = { x: 41 }\nenum E {\n  A = 1,\n}\np.x + E.A\n.lang javascript\np.x\n"
+    proc = batch(sp, cells, check=0)
+    assert proc.stdout == "42\n41\n"
 
 
 def test_batch_stops_at_the_first_failure_with_its_status(sp):

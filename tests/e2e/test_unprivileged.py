@@ -57,6 +57,13 @@ def test_unprivileged_user_gets_the_same_jail(user_env):
     assert len(made) == 1 and made[0].stat().st_uid == NOBODY
 
 
+def test_unprivileged_typescript_runs_under_the_rlimits(user_env):
+    # esbuild (Go) starts inside the jail under RLIMIT_DATA and RLIMIT_NPROC, not a cgroup.
+    root, run = user_env
+    result = run_json(run, "const x: number = 41; x + 1", language="ts", config='[limits]\nmemory = "256MiB"\n')
+    assert result["success"] and result["result"] == {"text/plain": "42"}, result
+
+
 def test_unprivileged_doctor_says_why_no_cgroup(user_env):
     _, run = user_env
     report = json.loads(run("doctor", "--json").stdout)

@@ -95,7 +95,7 @@ def control(deb, field):
 def test_control_fields_name_what_sandpit_runs(package):
     assert control(package.deb, "Version") == built_version()
     depends = {d.strip() for d in control(package.deb, "Depends").split(",")}
-    assert {"python3", "nodejs", "bash", "e2fsprogs"} <= depends
+    assert {"python3", "nodejs", "esbuild", "bash", "e2fsprogs"} <= depends
     recommends = {d.strip() for d in control(package.deb, "Recommends").split(",")}
     assert {"python3-numpy", "python3-pandas", "python3-matplotlib"} <= recommends
 
@@ -129,7 +129,7 @@ def test_doctor_finds_every_layer_and_interpreter(package):
     failed = [c for c in report["checks"] if c["status"] == "FAIL"]
     assert proc.returncode == 0 and report["ok"], f"doctor failed: {failed}\nstderr: {proc.stderr}"
     status = {c["layer"]: c["status"] for c in report["checks"]}
-    for interpreter in ("python", "javascript", "bash"):
+    for interpreter in ("python", "javascript", "typescript", "bash"):
         assert status.get(interpreter) == "ok", f"{interpreter}: {report['checks']}"
 
 

@@ -17,7 +17,8 @@ struct Finding {
 };
 
 // Screens `code` against every pattern for `language` ("python", "javascript",
-// "bash"). The code is NFKC-normalised first (as Python normalises
+// "typescript", "bash"); TypeScript code meets the JavaScript patterns unless the
+// list (the system's, or the user's additions to it) names typescript. The code is NFKC-normalised first (as Python normalises
 // identifiers), comments included. A pattern whose match gives up (PCRE2's
 // match limit) counts as a match: the screen fails closed.
 std::vector<Finding> screen(const config::Config& config, std::string_view language, std::string_view code);

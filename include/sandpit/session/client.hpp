@@ -44,7 +44,7 @@ public:
                      const std::function<void(const nlohmann::json&)>& on_event = {},
                      const Interruption& interruption = {});
 
-  // Whether `code` is a whole cell in `language` ("python" | "javascript" | "bash"), as its parser says. Throws Error.
+  // Whether `code` is a whole cell in `language` ("python" | "javascript" | "typescript" | "bash"), as its parser says. Throws Error.
   Completeness check(const std::string& language, const std::string& code);
 
   // info / restart / reset / shutdown: the daemon's reply. Throws Error on an error reply.

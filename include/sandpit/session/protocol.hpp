@@ -29,7 +29,7 @@ enum class RequestType {
 };
 
 struct Execute {
-  std::string language; // "python" | "javascript" | "bash" (already resolved from aliases)
+  std::string language; // "python" | "javascript" | "typescript" | "bash" (already resolved from aliases)
   std::string code;
   std::string filename = "<cell>";
   std::int64_t timeout_ms = 30'000;

@@ -97,7 +97,7 @@ TEST_CASE("Config::load, pattern list errors carry their position") {
         "p.toml:2:9: policy.patterns[0].regex: missing closing parenthesis at character 11");
   CHECK(error("[[policy.patterns]]\nregex = 'x'\n") == "p.toml:1:1: policy.patterns[0]: needs both regex and reason");
   CHECK(error("[[policy.patterns]]\nregex = 'x'\nreason = 'y'\nlanguages = [\"cobol\"]\n") ==
-        "p.toml:4:14: policy.patterns[0].languages: expected \"python\", \"javascript\" or \"bash\", got \"cobol\"");
+        "p.toml:4:14: policy.patterns[0].languages: expected \"python\", \"javascript\", \"typescript\" or \"bash\", got \"cobol\"");
   CHECK(error("[[policy.patterns]]\nregexp = 'x'\n") == "p.toml:2:1: policy.patterns[0]: unknown field 'regexp' (expected languages, regex, reason)");
   CHECK(error("[policy]\nmode = \"strict\"\n") == "p.toml:2:8: policy.mode: expected \"off\", \"warn\" or \"block\", got \"strict\"");
 }

@@ -89,6 +89,50 @@ TEST_CASE("policy::screen, mode off screens nothing; a pattern applies only to i
   CHECK(policy::screen(config, "python", "os.remove('x')").empty());
 }
 
+namespace {
+
+config::Pattern pattern(std::vector<std::string> languages, std::string regex) {
+  config::Pattern p;
+  p.languages = std::move(languages);
+  p.regex = regex;
+  p.reason = "no " + regex;
+  return p;
+}
+
+std::vector<std::string> reasons(const config::Config& config, std::string_view language, std::string_view code) {
+  std::vector<std::string> out;
+  for (const auto& finding : policy::screen(config, language, code)) out.push_back(finding.reason);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("policy::screen, TypeScript meets the JavaScript patterns") {
+  CHECK(first_reason("typescript", "const cp: any = require('child_process')") == "require of fs or child_process reaches files and programs");
+  CHECK(first_reason("typescript", "eval('1 as number')") == "eval runs code built at run time");
+  CHECK(first_reason("typescript", "const x: number = 1; x + 1") == "");
+  CHECK(first_reason("typescript", "os.remove('x')") == ""); // not Python's
+}
+
+TEST_CASE("policy::screen, a list that names typescript screens it with its own entries") {
+  config::Config config;
+  config.patterns = {pattern({"javascript"}, "alpha"), pattern({"typescript"}, "beta"), pattern({}, "gamma")};
+  CHECK(reasons(config, "typescript", "alpha beta gamma") == std::vector<std::string>{"no beta", "no gamma"});
+  CHECK(reasons(config, "javascript", "alpha beta gamma") == std::vector<std::string>{"no alpha", "no gamma"});
+}
+
+TEST_CASE("policy::screen, a user's typescript entry does not take the system's JavaScript patterns away") {
+  config::Config config;
+  config.patterns = {pattern({"javascript"}, "alpha"), pattern({"typescript"}, "beta")};
+  config.system_patterns = 1; // alpha is the system's; beta the user's addition
+  CHECK(reasons(config, "typescript", "alpha beta") == std::vector<std::string>{"no alpha", "no beta"});
+  config.patterns.push_back(pattern({"javascript"}, "delta")); // the user's JavaScript entry: their list names typescript
+  CHECK(reasons(config, "typescript", "alpha beta delta") == std::vector<std::string>{"no alpha", "no beta"});
+  config.patterns.insert(config.patterns.begin(), pattern({"typescript"}, "epsilon"));
+  config.system_patterns = 2; // now the system's list names typescript too
+  CHECK(reasons(config, "typescript", "alpha beta delta epsilon") == std::vector<std::string>{"no epsilon", "no beta"});
+}
+
 TEST_CASE("policy::identify, the configured name and the admin list") {
   config::Config c;
   c.identity_user = "ada@example.com";

@@ -2,6 +2,7 @@
 #include "sandpit/util/strings.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 using namespace sandpit::session::protocol;
 
@@ -70,6 +71,15 @@ TEST_CASE("decode_request, check carries a language and code and nothing else") 
   CHECK(why(R"({"type":"check","language":"python"})") == "check needs a string 'code'");
   CHECK(why(R"({"type":"check","language":"ruby","code":""})") == "unknown language 'ruby'");
   CHECK(why(R"({"type":"check","language":"bash","code":"","timeout_ms":5})") == "unexpected field 'timeout_ms'");
+}
+
+TEST_CASE("decode_request, typescript by its canonical name only") {
+  for (const char* type : {"execute", "check"}) {
+    auto decoded = decode_request(fmt::format(R"({{"type":"{}","language":"typescript","code":"const x: number = 1"}})", type));
+    REQUIRE(decoded.ok());
+    CHECK(decoded->execute.language == "typescript");
+    CHECK(why(fmt::format(R"({{"type":"{}","language":"ts","code":""}})", type)) == "unknown language 'ts'");
+  }
 }
 
 TEST_CASE("complete_utf8_prefix, never ends inside a character") {
