@@ -381,7 +381,7 @@ bool Session::restart_context(const std::string& context, std::optional<Language
   std::lock_guard lock(m_mutex);
   bool any = false;
   for (auto it = m_kernels.begin(); it != m_kernels.end();) {
-    if (it->first.second != context || (language && it->first.first != *language)) {
+    if (it->first.second != context || (language && it->first.first != kernels::kernel_of(*language))) {
       ++it;
       continue;
     }

@@ -83,6 +83,16 @@ describe('runCode', () => {
     assert.deepEqual(bash.logs.stdout.join(''), 'from bash\n/home/user\n');
   });
 
+  test('typescript runs in the same Node kernel as javascript', async () => {
+    const ts = await sbx.runCode('const typed: number = 20; interface P { x: number }\nconst p: P = { x: 1 }; typed + p.x', { language: 'ts' });
+    assert.equal(ts.error, undefined, JSON.stringify(ts.error));
+    assert.equal(ts.text, '21');
+    assert.equal((await sbx.runCode('typed * 2', { language: 'javascript' })).text, '40');
+    const ctx = await sbx.createCodeContext({ language: 'typescript' });
+    assert.equal(ctx.language, 'typescript');
+    assert.equal((await sbx.runCode('const n: string = "in a context"; n', { context: ctx })).text, 'in a context');
+  });
+
   test('the SDK\'s timeoutMs ends the request, the run is interrupted, and the kernel keeps its state', async () => {
     await sbx.runCode('before_loop = "kept"');
     const started = Date.now();
