@@ -20,6 +20,9 @@ public:
     app.add_option("-c,--code", m_options.code, "The code to run")->type_name("CODE");
     app.add_option("file", m_options.file, "A file to run, or - for stdin (the default)")->type_name("FILE");
     app.add_option("--timeout", m_options.timeout, "Wall-clock limit, e.g. 10s (default: limits.timeout)")->type_name("DUR");
+    app.add_option("-p,--packages", m_options.packages, "Install these first (pip or npm; e.g. pandas==2.1,requests), unless installed")
+        ->delimiter(',')
+        ->type_name("NAME[,NAME...]");
     app.add_flag("--fresh", m_options.fresh, "Run in a throwaway sandbox instead of the workspace's session");
     app.add_flag("--no-wait", m_options.no_wait, "Fail with \"busy\" instead of queueing behind another execution");
     app.add_flag("--json", m_options.json, "Print one JSON object with the result instead of streaming");

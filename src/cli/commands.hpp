@@ -17,5 +17,6 @@ std::unique_ptr<Command> make_audit_command();
 std::unique_ptr<Command> make_stats_command();
 std::unique_ptr<Command> make_mcp_command();
 std::unique_ptr<Command> make_serve_command();
+std::unique_ptr<Command> make_install_command();
 
 } // namespace sandpit::cli

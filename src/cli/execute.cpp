@@ -45,6 +45,7 @@ session::ExecRequest make_request(Context& context, const ExecOptions& o) {
     request.filename = o.file;
   }
   request.timeout = context.config().limits.timeout;
+  request.packages = o.packages;
   if (!o.timeout.empty()) {
     auto t = units::parse_duration(o.timeout);
     if (!t || t->count() <= 0) throw Error(ExitCode::usage, "--timeout " + o.timeout, "expected a duration like \"30s\"");
@@ -93,6 +94,7 @@ session::ExecResult run_in_session(Context& context, const session::ExecRequest&
   e.user = caller.user;
   e.command = caller.command;
   e.client = caller.client;
+  e.packages = request.packages;
   return client->execute(e, sink);
 }
 

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sandpit::cli {
 
@@ -19,6 +20,7 @@ struct ExecOptions {
   bool json = false;
   bool no_wait = false;
   bool events = false;
+  std::vector<std::string> packages; // installed before the code runs
   std::string command = "exec"; // for the audit record: "exec" | "shell"
 };
 

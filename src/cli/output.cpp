@@ -107,6 +107,20 @@ std::unique_ptr<session::OutputSink> make_terminal_sink(Escape escape) {
 std::unique_ptr<session::OutputSink> make_capture_sink() { return std::make_unique<CaptureSink>(); }
 
 void print_human(const session::ExecResult& r) {
+  std::vector<std::string> fetched, present;
+  for (const auto& p : r.packages_installed) {
+    const auto shown = fmt::format("{} {}", p.value("name", ""), p.value("version", ""));
+    (p.value("cached", false) ? present : fetched).push_back(shown);
+  }
+  if (!fetched.empty() || !present.empty()) {
+    std::string line = fetched.empty() ? "sandpit: already installed: " + fmt::format("{}", fmt::join(present, ", "))
+                                       : fmt::format("sandpit: installed {}", fmt::join(fetched, ", "));
+    if (!fetched.empty() && !present.empty()) line += fmt::format(" (already there: {})", fmt::join(present, ", "));
+    (void)sys::write_all(STDERR_FILENO, line + "\n");
+  }
+  for (const auto& shown : r.displays) {
+    if (shown.contains("text/plain") && shown["text/plain"].is_string()) (void)sys::write_all(STDOUT_FILENO, shown["text/plain"].get<std::string>() + "\n");
+  }
   if (r.result && r.result->contains("text/plain")) {
     std::string text = (*r.result)["text/plain"].get<std::string>() + "\n";
     (void)sys::write_all(STDOUT_FILENO, text);

@@ -8,6 +8,7 @@ std::vector<std::unique_ptr<Command>> make_commands() {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(make_exec_command());
   commands.push_back(make_shell_command());
+  commands.push_back(make_install_command());
   commands.push_back(make_session_command());
   commands.push_back(make_upload_command());
   commands.push_back(make_download_command());

@@ -180,6 +180,32 @@ void set_other(const Setter& s) {
   auto& c = s.config;
   const std::string_view name = s.key.name;
   if (name == "network.enabled") c.network_enabled = s.boolean();
+  else if (name == "network.allow" || name == "packages.allow") {
+    auto wanted = s.list();
+    auto& ceiling = name == "network.allow" ? c.system_network_allow : c.system_packages_allow;
+    if (s.origin.restricted(c) && ceiling) {
+      for (const auto& entry : wanted) {
+        if (std::find(ceiling->begin(), ceiling->end(), entry) == ceiling->end() &&
+            std::find(ceiling->begin(), ceiling->end(), "*") == ceiling->end()) {
+          s.refuse(fmt::format("\"{}\" is not in the system config's list; it may only be narrowed", entry));
+        }
+      }
+    }
+    if (!s.origin.restricted(c) && s.origin.kind == Source::Kind::system && s.origin.file != "(default)") ceiling = wanted;
+    (name == "network.allow" ? c.network_allow : c.packages.allow) = std::move(wanted);
+  } else if (name == "packages.deny") {
+    // Every file's denials stand: later files add to them.
+    for (auto& entry : s.list()) {
+      if (std::find(c.packages.deny.begin(), c.packages.deny.end(), entry) == c.packages.deny.end()) c.packages.deny.push_back(entry);
+    }
+  } else if (name == "packages.python_index") c.packages.python_index = s.string();
+  else if (name == "packages.python_find_links") {
+    c.packages.python_find_links = s.list();
+    for (const auto& dir : c.packages.python_find_links) {
+      if (dir.empty() || dir.front() != '/') s.refuse(fmt::format("\"{}\" must be an absolute path", dir));
+    }
+  } else if (name == "packages.npm_registry") c.packages.npm_registry = s.string();
+  else if (name == "packages.allow_builds") c.packages.allow_builds = s.boolean();
   else if (name == "jail.ro_binds") c.ro_binds = s.list();
   else if (name == "mcp.max_timeout") c.mcp_max_timeout = s.duration();
   else if (name == "serve.api_keys") {

@@ -142,6 +142,7 @@
       if (size === undefined || pending.length < newline + 1 + Number(size)) return;
       const source = pending.subarray(newline + 1, newline + 1 + Number(size)).toString();
       pending = pending.subarray(newline + 1 + Number(size));
+      if (op === 'refresh') continue; // new packages: Node resolves afresh anyway
       if (op === 'env') {
         queue = queue.then(() => {
           try {

@@ -130,6 +130,11 @@ def _driver():
         if op == "env":
             scoped.update(_cold()["env"](src))
             continue
+        if op == "refresh":
+            # Packages were installed: forget the import system's negative look-ups.
+            import importlib
+            importlib.invalidate_caches()
+            continue
         if op == "check":
             reply = {"type": "check", "cell": cell, "status": _cold()["check"](src)}
         else:

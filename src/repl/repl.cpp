@@ -70,6 +70,7 @@ public:
     }
     // Dot-commands resolve the default workspace as the CLI does: this one is theirs.
     ::setenv("SANDPIT_WORKSPACE", m_workspace.host_dir.c_str(), 1);
+    ::setenv("SANDPIT_LANGUAGE", std::string(kernels::name_of(m_language)).c_str(), 1); // .install serves it
   }
 
   const Workspace& workspace() const { return m_workspace; }
@@ -219,6 +220,7 @@ private:
       return ExitCode::usage;
     }
     m_language = *language;
+    ::setenv("SANDPIT_LANGUAGE", std::string(kernels::name_of(m_language)).c_str(), 1);
     return ExitCode::success;
   }
 

@@ -1,4 +1,5 @@
 #include "sandpit/session/admission.hpp"
+#include "sandpit/session/packages.hpp"
 
 #include "sandpit/audit/log.hpp"
 #include "sandpit/files/quota.hpp"
@@ -52,6 +53,17 @@ std::vector<policy::Finding> admit(const config::Config& config, const Caller& c
     refuse(config, std::move(record), ExitCode::denied, "access denied",
            fmt::format("only admins may run code here (access.exec = \"admins\"; you are {})", caller.user));
   }
+  if (!request.packages.empty()) {
+    const auto installer = installer_for(request.language);
+    if (!installer) throw Error(ExitCode::usage, "packages", "bash has no package installer: install with pip (Python) or npm (JavaScript)");
+    for (const auto& spec : parse_packages(*installer, request.packages)) {
+      if (auto why = package_refusal(config, spec)) {
+        auto record = exec_record(caller, workspace, request);
+        record.blocked = *why;
+        refuse(config, std::move(record), ExitCode::policy, "refused by policy", *why);
+      }
+    }
+  }
   auto findings = policy::screen(config, kernels::name_of(request.language), request.code);
   if (findings.empty() || config.policy_mode != config::PolicyMode::block) return findings;
   const auto& first = findings.front();
@@ -74,10 +86,12 @@ audit::Record exec_record(const Caller& caller, const Workspace& workspace, cons
   r.code_sha256 = audit::sha256_hex(request.code);
   r.code_bytes = static_cast<std::int64_t>(request.code.size());
   if (!caller.client.empty()) r.extra["client"] = caller.client;
+  if (!request.packages.empty()) r.extra["packages"] = request.packages;
   return r;
 }
 
 void set_outcome(audit::Record& record, const ExecResult& result) {
+  if (!result.packages_installed.empty()) record.extra["packages_installed"] = result.packages_installed;
   record.session = result.session;
   record.success = result.success;
   record.exit_code = result.exit_code;
@@ -140,6 +154,32 @@ files::Report audited_transfer(const config::Config& config, const Caller& calle
   }
   record(&report, nullptr);
   return report;
+}
+
+std::function<void(const proxy::Connection&)> connection_auditor(const config::Config& config, const Workspace& workspace,
+                                                                 const std::string& session) {
+  audit::Record base;
+  base.user = policy::identify(config).user;
+  base.workspace = workspace.host_dir.string();
+  base.session = session;
+  base.command = "network";
+  return [config, base](const proxy::Connection& c) {
+    auto r = base;
+    r.success = c.allowed && c.refused.empty();
+    r.exit_code = c.allowed ? (c.refused.empty() ? 0 : 1) : static_cast<int>(ExitCode::policy);
+    r.duration_ms = c.took.count();
+    if (!c.allowed) r.blocked = c.refused;
+    else if (!c.refused.empty()) r.error = c.refused;
+    r.extra["channel"] = c.channel;
+    r.extra["method"] = c.method;
+    r.extra["host"] = c.host;
+    r.extra["port"] = c.port;
+    if (!c.rule.empty()) r.extra["rule"] = c.rule;
+    if (!c.address.empty()) r.extra["address"] = c.address;
+    r.extra["bytes_up"] = c.bytes_up;
+    r.extra["bytes_down"] = c.bytes_down;
+    (void)append_audit(config, r);
+  };
 }
 
 std::string append_audit(const config::Config& config, audit::Record record) {

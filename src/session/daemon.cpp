@@ -231,7 +231,7 @@ private:
       (void)protocol::send(fd, error_message("closing", "the session was stopped before this execution's turn came", 125));
       return;
     }
-    ExecRequest request{*kernels::parse_language(e.language), e.code, e.filename, units::Millis(e.timeout_ms), e.context, e.env, e.cwd};
+    ExecRequest request{*kernels::parse_language(e.language), e.code, e.filename, units::Millis(e.timeout_ms), e.context, e.env, e.cwd, e.packages};
     EventSink sink(fd);
     ClientCanceller canceller(fd, reader);
     // Recorded before the client hears the result, and even if it has gone.
@@ -287,26 +287,15 @@ private:
     }
   }
 
-  // The jail's /workspace, /persist and /tmp, opened through its init's root: a
-  // front end's file calls then see exactly what the sandbox sees. The init is
-  // our child, so its pid cannot have been reused.
+  // The jail's /workspace, /persist and /tmp (Session::open_roots), passed to the client as fds.
   void lend_roots(int fd) {
-    const auto root = fmt::format("/proc/{}/root", m_session->jail().init_pid());
-    sys::Fd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    std::vector<sys::Fd> fds;
-    for (const char* name : {"workspace", "persist", "tmp"}) {
-      open_how how{};
-      how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-      long opened = dir.valid() ? ::syscall(SYS_openat2, dir.get(), name, &how, sizeof how) : -1;
-      if (opened < 0) {
-        (void)protocol::send(fd, error_message("setup", fmt::format("cannot open the sandbox's /{}: {}", name, std::strerror(errno)), 125));
-        return;
-      }
-      fds.emplace_back(static_cast<int>(opened));
+    try {
+      auto roots = m_session->open_roots();
+      const int raw[3] = {roots.workspace.get(), roots.persist.get(), roots.tmp.get()};
+      (void)sys::send_message(fd, json{{"type", "roots"}}.dump() + "\n", raw);
+    } catch (const Error& e) {
+      (void)protocol::send(fd, error_message("setup", e.subject() + ": " + e.reason(), 125));
     }
-    const int raw[3] = {fds[0].get(), fds[1].get(), fds[2].get()};
-    (void)sys::send_message(fd, json{{"type", "roots"}}.dump() + "\n", raw);
   }
 
   void reset() {

@@ -36,6 +36,16 @@ std::vector<std::string> with_env(std::vector<std::string> base, const std::map<
   return base;
 }
 
+std::map<std::string, std::string> proxy_environment(const std::vector<std::string>& allow) {
+  const auto url = fmt::format("http://127.0.0.1:{}", k_code_proxy_port);
+  const bool loopback_allowed = std::any_of(allow.begin(), allow.end(), [](const std::string& rule) {
+    return rule.rfind("127.", 0) == 0 || rule.rfind("[::1]", 0) == 0 || rule == "::1" || rule.rfind("localhost", 0) == 0;
+  });
+  const std::string bypass = loopback_allowed ? "" : "localhost,127.0.0.1,::1";
+  return {{"HTTP_PROXY", url},         {"HTTPS_PROXY", url},          {"http_proxy", url},    {"https_proxy", url},
+          {"npm_config_proxy", url},   {"npm_config_https_proxy", url}, {"NO_PROXY", bypass}, {"no_proxy", bypass}};
+}
+
 std::vector<std::string> sandbox_environment(const Profile& profile) {
   // Documented in docs/SECURITY.md and man/sandpit.1 (ENVIRONMENT INSIDE THE SANDBOX).
   std::vector<std::string> env = {
@@ -50,6 +60,8 @@ std::vector<std::string> sandbox_environment(const Profile& profile) {
       "PYTHONUNBUFFERED=1",
       "PYTHONDONTWRITEBYTECODE=1",
       "MPLBACKEND=Agg",
+      // Packages installed with --packages (pip --target), on every Python's path.
+      "PYTHONPATH=/workspace/.sandpit/python",
       // matplotlib's font cache takes ~0.5 s to build: keep it where it outlives the session.
       "MPLCONFIGDIR=/workspace/.sandpit/matplotlib",
   };

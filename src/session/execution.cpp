@@ -25,10 +25,11 @@ std::string sandbox_failure(const ExecResult& r) {
   const auto& name = r.error->name;
   // The code's own exceptions were already printed by the driver on stderr.
   if (name != "Timeout" && name != "OutputLimitExceeded" && name != "OutOfMemory" && name != "Killed" &&
-      name != "SandboxLost" && name != "KernelDied") {
+      name != "SandboxLost" && name != "KernelDied" && name != "InstallError" && name != "PolicyError") {
     return "";
   }
-  std::string what = name == "Timeout" ? "timed out" : name == "OutputLimitExceeded" ? "output limit" : "execution failed";
+  std::string what = name == "Timeout" ? "timed out" : name == "OutputLimitExceeded" ? "output limit"
+                   : name == "InstallError" ? "install failed" : name == "PolicyError" ? "refused by policy" : "execution failed";
   return what + ": " + r.error->value;
 }
 
@@ -51,6 +52,7 @@ nlohmann::ordered_json to_json(const ExecResult& r) {
           {"execution_count", r.execution_count}};
   // Only when display() was called: the object keeps DESIGN.md's fields otherwise.
   if (!r.displays.empty()) out["displays"] = r.displays;
+  if (!r.packages_installed.empty()) out["packages_installed"] = r.packages_installed;
   return out;
 }
 
@@ -67,6 +69,7 @@ ExecResult from_json(const nlohmann::json& j) {
   if (j.contains("result") && j["result"].is_object()) r.result = j["result"];
   if (j.contains("images") && j["images"].is_array()) r.images = j["images"];
   if (j.contains("displays") && j["displays"].is_array()) r.displays = j["displays"];
+  if (j.contains("packages_installed") && j["packages_installed"].is_array()) r.packages_installed = j["packages_installed"];
   if (j.contains("error") && j["error"].is_object()) {
     const auto& e = j["error"];
     r.error = ErrorInfo{e.value("name", ""), e.value("value", ""), e.value("traceback", "")};

@@ -83,7 +83,7 @@ Result<Request> detail::decode_caller(const json& m, Request& r) {
     *field = m[name].get<std::string>();
     if (field->find('\n') != std::string::npos) return bad(fmt::format("'{}' must be one line", name));
   }
-  if (e.command != "exec" && e.command != "shell" && e.command != "repl" && e.command != "mcp" && e.command != "serve") {
+  if (e.command != "exec" && e.command != "shell" && e.command != "repl" && e.command != "mcp" && e.command != "serve" && e.command != "install") {
     return bad(fmt::format("unknown command '{}'", e.command));
   }
   return r;
@@ -113,7 +113,7 @@ Result<Request> decode_check(const json& m) {
 }
 
 Result<Request> decode_execute(const json& m) {
-  if (auto f = check_fields(m, {"language", "code", "filename", "timeout_ms", "wait", "user", "command", "client", "context", "env", "cwd"})) {
+  if (auto f = check_fields(m, {"language", "code", "filename", "timeout_ms", "wait", "user", "command", "client", "context", "env", "cwd", "packages"})) {
     return *f;
   }
   Request r;
@@ -139,6 +139,13 @@ Result<Request> decode_execute(const json& m) {
   if (auto f = decode_string(m, "context", e.context, 128)) return *f;
   if (auto f = decode_string(m, "cwd", e.cwd, 4096)) return *f;
   if (auto f = decode_env(m, e.env)) return *f;
+  if (m.contains("packages")) {
+    if (!m["packages"].is_array() || m["packages"].size() > 64) return bad("'packages' must be a list of at most 64 names");
+    for (const auto& p : m["packages"]) {
+      if (!p.is_string() || p.get<std::string>().size() > 200) return bad("'packages' must hold short strings");
+      e.packages.push_back(p.get<std::string>());
+    }
+  }
   return decode_caller(m, r);
 }
 
@@ -214,6 +221,7 @@ nlohmann::json encode(const Request& r) {
     if (!e.context.empty()) m["context"] = e.context;
     if (!e.env.empty()) m["env"] = e.env;
     if (!e.cwd.empty()) m["cwd"] = e.cwd;
+    if (!e.packages.empty()) m["packages"] = e.packages;
   } else if (is_process_request(r.type)) {
     encode_process(r, m);
   } else if (r.type == RequestType::restart && (!r.context.empty() || !r.language.empty())) {

@@ -1,11 +1,14 @@
 #include "sandpit/session/session.hpp"
 
+#include "channels.hpp"
 #include "images.hpp"
 #include "result.hpp"
 #include "run_loop.hpp"
 
 #include "sandpit/core/error.hpp"
+#include "sandpit/jail/net.hpp"
 #include "sandpit/kernels/drivers.hpp"
+#include "sandpit/session/admission.hpp"
 #include "sandpit/util/trace.hpp"
 
 #include <cerrno>
@@ -13,19 +16,14 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <linux/openat2.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 namespace sandpit::session {
-
-// One process's host ends (stdout, stderr, and a driver's control socket) and the
-// jail's ends, handed over in a spawn request.
-struct Channels {
-  sys::FdPair out, err, ctl;
-  sys::Fd null_fd;
-};
 
 namespace {
 
@@ -78,40 +76,10 @@ Result<sys::Fd> script_memfd(const std::string& code) {
   return fd;
 }
 
-[[noreturn]] void start_failed(Language language, const Failure& f) {
-  throw Error(ExitCode::sandbox_setup, "start " + std::string(kernels::name_of(language)), f.message());
-}
-
-Channels make_channels(Language language, bool with_ctl) {
-  Channels c;
-  auto out = sys::make_pipe();
-  auto err = sys::make_pipe();
-  if (!out || !err) start_failed(language, errno_failure("pipe"));
-  c.out = std::move(out).value();
-  c.err = std::move(err).value();
-  if (with_ctl) {
-    auto ctl = sys::make_socketpair(SOCK_STREAM);
-    if (!ctl) start_failed(language, ctl.failure());
-    c.ctl = std::move(ctl).value();
-  }
-  c.null_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  return c;
-}
-
 // The frame that sets environment variables for the next cell only (E2B's per-call envs): "env <nbytes> <cell> -\n" + JSON.
 std::string env_frame(const std::map<std::string, std::string>& env, const std::string& cell) {
   const auto json = nlohmann::json(env).dump();
   return fmt::format("env {} {} -\n{}", json.size(), cell, json);
-}
-
-// The host keeps the read ends, non-blocking; the jail's ends are closed here.
-void keep_host_ends(Channels& c) {
-  c.out.second.reset();
-  c.err.second.reset();
-  c.ctl.second.reset();
-  (void)sys::set_nonblocking(c.out.first.get());
-  (void)sys::set_nonblocking(c.err.first.get());
-  if (c.ctl.first.valid()) (void)sys::set_nonblocking(c.ctl.first.get());
 }
 
 } // namespace
@@ -128,8 +96,25 @@ Session::Session(const config::Config& config, std::unique_ptr<jail::Jail> jail,
       m_started(Clock::now()) {}
 
 Session::~Session() {
-  // The process pumps wait on the jail: they go first.
+  // The process pumps and the proxy's connections wait on the jail: they go first.
+  m_code_proxy.reset();
   m_processes.reset();
+}
+
+files::Roots Session::open_roots() const {
+  const auto root = fmt::format("/proc/{}/root", m_jail->init_pid());
+  sys::Fd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  sys::Fd fds[3];
+  const char* names[3] = {"workspace", "persist", "tmp"};
+  for (int i = 0; i < 3; ++i) {
+    open_how how{};
+    how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long opened = dir.valid() ? ::syscall(SYS_openat2, dir.get(), names[i], &how, sizeof how) : -1;
+    if (opened < 0) throw Error(ExitCode::sandbox_setup, fmt::format("open the sandbox's /{}", names[i]), std::strerror(errno));
+    fds[i] = sys::Fd(static_cast<int>(opened));
+  }
+  return files::Roots{std::move(fds[0]), std::move(fds[1]), std::move(fds[2])};
 }
 
 std::unique_ptr<Session> Session::start(const config::Config& config, const Workspace& workspace, Lifetime lifetime,
@@ -137,6 +122,11 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
   workspace.ensure_created();
   ensure_persist_dir();
   auto profile = load_profile(workspace);
+  // network.allow: code reaches the listed hosts through the proxy on its loopback, and learns so from its environment.
+  const bool proxied = !config.network_enabled && !config.network_allow.empty();
+  if (proxied) {
+    for (auto& [name, value] : proxy_environment(config.network_allow)) profile.env.try_emplace(name, value);
+  }
   if (::geteuid() == 0) {
     // As root the sandbox user is the host's nobody: give it the workspace files and the volume.
     for (const auto& dir : {workspace.files_dir, persist_dir()}) {
@@ -170,6 +160,15 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
   }
   std::unique_ptr<Session> session(
       new Session(config, std::move(jail).value(), "ws-" + workspace.id, workspace, lifetime, std::move(profile)));
+  session->m_on_connection = connection_auditor(config, workspace, session->m_name);
+  if (proxied) {
+    auto listener = jail::listen_inside(session->m_jail->init_pid(), k_code_proxy_port);
+    if (!listener) throw Error(ExitCode::sandbox_setup, "start the egress proxy", listener.failure().message());
+    proxy::Options options;
+    options.allow = proxy::AllowList::parse(config.network_allow);
+    options.on_close = session->m_on_connection;
+    session->m_code_proxy = std::make_unique<proxy::Proxy>(std::move(listener).value(), std::move(options));
+  }
   if (with_kernel) {
     if (session->m_jail->first_pid() < 0) start_failed(language, session->m_jail->first_failure());
     std::lock_guard lock(session->m_mutex);
@@ -271,6 +270,14 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
   }
   if (on_start) on_start(result.execution_count);
   m_oom_before = m_jail->oom_kills();
+  bool refresh = false; // new packages: Python must forget what it found missing
+  if (!request.packages.empty()) {
+    if (!install(request, sink, canceller, result)) {
+      finish_run(result, RunOutcome{}, request);
+      return result;
+    }
+    refresh = std::any_of(result.packages_installed.begin(), result.packages_installed.end(), [](const auto& p) { return !p.value("cached", true); });
+  }
   if (request.language == Language::bash) return run_shell(request, std::move(result), canceller, sink);
   const bool fresh = m_lifetime == Lifetime::fresh;
   const KernelKey key{kernels::kernel_of(request.language), request.context};
@@ -289,6 +296,7 @@ ExecResult Session::run(const ExecRequest& request, OutputSink& sink, Canceller*
   auto named = request;
   if (named.filename == "<cell>") named.filename = fmt::format("<cell {}>", result.execution_count);
   auto to_send = request.env.empty() ? frame(named, cell) : env_frame(request.env, cell) + frame(named, cell);
+  if (refresh) to_send = fmt::format("refresh 0 {} -\n", cell) + to_send;
   auto outcome = run_loop(*m_jail, kernel->pid, {kernel->out.get(), kernel->err.get(), kernel->ctl.get(), cell, std::move(to_send), fresh},
                           {!fresh, fresh, true}, started + request.timeout, m_config.limits.output, sink, canceller, result);
   {

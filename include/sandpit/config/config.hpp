@@ -52,6 +52,15 @@ struct Config {
   bool keep_background = true; // session.background = "keep" | "kill"
   std::uint64_t max_sessions = 16;
   bool network_enabled = false;
+  std::vector<std::string> network_allow; // hosts code may reach through the egress proxy
+  struct Packages {
+    std::vector<std::string> allow{"*"};
+    std::vector<std::string> deny;
+    std::string python_index;                   // "": https://pypi.org/simple
+    std::vector<std::string> python_find_links; // host folders of wheels
+    std::string npm_registry;                   // "": https://registry.npmjs.org/
+    bool allow_builds = false;
+  } packages;
   std::vector<std::string> ro_binds;
   std::map<std::string, std::vector<std::string>> language_commands; // "python" -> argv prefix
   std::string identity_user;                                         // empty: the OS login name
@@ -78,6 +87,9 @@ struct Config {
   std::optional<PolicyMode> system_mode;
   std::optional<bool> system_keep_background;
   std::optional<std::uint64_t> system_max_sessions;
+  // The system config's network.allow and packages.allow, when it set them: later files may only keep a subset.
+  std::optional<std::vector<std::string>> system_network_allow;
+  std::optional<std::vector<std::string>> system_packages_allow;
   std::size_t system_patterns = 0; // the first N of `patterns` came from the system config
 
   // The audit log's path: audit.path, or the default under the state folder.

@@ -7,6 +7,7 @@
 #include "sandpit/core/paths.hpp"
 #include "sandpit/files/files.hpp"
 #include "sandpit/policy/policy.hpp"
+#include "sandpit/proxy/egress.hpp"
 #include "sandpit/session/execution.hpp"
 
 #include <functional>
@@ -59,6 +60,11 @@ enum class Areas { workspace, volume_only }; // volume_only: /persist alone, no 
 files::Report audited_transfer(const config::Config& config, const Caller& caller, const Workspace& workspace,
                                const TransferAsked& asked, const files::Transfer& options, Areas areas,
                                const std::function<files::Report(const files::Roots&, const files::Transfer&)>& copy);
+
+// The audit record of every connection an egress proxy let through or refused
+// (command "network": channel, host, port, rule or reason, bytes each way).
+std::function<void(const proxy::Connection&)> connection_auditor(const config::Config& config, const Workspace& workspace,
+                                                                 const std::string& session);
 
 // Appends to the config's audit log. Returns "" or the warning to print
 // (a torn line found, or the log could not be written).

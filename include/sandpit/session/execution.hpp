@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sandpit::session {
 
@@ -22,6 +23,7 @@ struct ExecRequest {
   std::string context;
   std::map<std::string, std::string> env; // set for this execution only (a kernel's are restored after it)
   std::string cwd;                         // where a new context's kernel (or a shell) starts ("": home)
+  std::vector<std::string> packages;       // installed first (pip for Python, npm for JavaScript), unless already there
 };
 
 struct ErrorInfo {
@@ -39,6 +41,8 @@ struct ExecResult {
   nlohmann::json images = nlohmann::json::array();
   // What display() showed, in order: MIME bundles like `result` ({"text/html": ...}).
   nlohmann::json displays = nlohmann::json::array();
+  // The packages asked for: [{"name", "version", "cached"}] (cached: it was there already).
+  nlohmann::json packages_installed = nlohmann::json::array();
   std::optional<ErrorInfo> error;
   int exit_code = 0;
   bool timed_out = false;

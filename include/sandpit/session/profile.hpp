@@ -3,6 +3,7 @@
 
 #include "sandpit/core/paths.hpp"
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +33,12 @@ void save_profile(const Workspace& workspace, const Profile& profile);
 // The fixed environment every sandboxed process starts with, then the profile's
 // variables; nothing of the host's enters.
 std::vector<std::string> sandbox_environment(const Profile& profile = {});
+// The port of the egress proxy on the jail's loopback (network.allow).
+inline constexpr std::uint16_t k_code_proxy_port = 3128;
+// What points clients at it: HTTP_PROXY, HTTPS_PROXY (and lowercase), npm's, and NO_PROXY for the jail's own
+// loopback (unless `allow` names a loopback address: then that goes through the proxy too).
+std::map<std::string, std::string> proxy_environment(const std::vector<std::string>& allow);
+
 // `base` with `extra` set on top (a later NAME= replaces an earlier one).
 std::vector<std::string> with_env(std::vector<std::string> base, const std::map<std::string, std::string>& extra);
 

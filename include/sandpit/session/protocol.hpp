@@ -43,6 +43,7 @@ struct Execute {
   std::string context;
   std::map<std::string, std::string> env;
   std::string cwd;
+  std::vector<std::string> packages; // installed before the code runs
 };
 
 // A command beside the kernels, or the process a process_* request names

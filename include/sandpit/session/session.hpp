@@ -3,7 +3,9 @@
 
 #include "sandpit/config/config.hpp"
 #include "sandpit/core/paths.hpp"
+#include "sandpit/files/files.hpp"
 #include "sandpit/jail/jail.hpp"
+#include "sandpit/proxy/egress.hpp"
 #include "sandpit/session/execution.hpp"
 #include "sandpit/session/processes.hpp"
 #include "sandpit/session/profile.hpp"
@@ -84,6 +86,10 @@ public:
   const std::string& name() const { return m_name; }
   const jail::Jail& jail() const { return *m_jail; }
   const Profile& profile() const { return m_profile; }
+  // The jail's /workspace, /persist and /tmp, opened through its init's root
+  // (the init is this process's child, so its pid cannot have been reused): file
+  // calls beneath them see exactly what the sandbox sees. Throws Error(sandbox_setup).
+  files::Roots open_roots() const;
 
   // Commands beside the kernels (E2B's process API). `spec.env`/`cwd` are filled
   // from the profile when empty.
@@ -106,12 +112,16 @@ private:
   void drop_if_lost(const KernelKey& key, const Kernel& kernel, const RunOutcome& outcome);
   ExecResult run(const ExecRequest& request, OutputSink& sink, Canceller* canceller, const std::function<void(int)>& on_start);
   ExecResult run_shell(const ExecRequest& request, ExecResult result, Canceller* canceller, OutputSink& sink);
+  // The install step before the code (install.cpp). false: it failed, and `result` says why.
+  bool install(const ExecRequest& request, OutputSink& sink, Canceller* canceller, ExecResult& result);
   void finish_run(ExecResult& result, const RunOutcome& outcome, const ExecRequest& request);
   jail::SpawnRequest spawn_request(std::vector<std::string> argv, const Channels& c, int third, std::string cwd = "") const;
 
   config::Config m_config;
   std::unique_ptr<jail::Jail> m_jail;
   std::unique_ptr<ProcessTable> m_processes; // before m_jail goes: its pumps wait on the jail
+  std::unique_ptr<proxy::Proxy> m_code_proxy; // network.allow's way out; destroyed before the jail
+  std::function<void(const proxy::Connection&)> m_on_connection; // audits each proxied connection
   std::string m_name;
   std::string m_workspace;
   fs::path m_files_dir; // /workspace on the host: image paths are reported there
