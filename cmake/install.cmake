@@ -41,10 +41,12 @@ set(CPACK_PACKAGE_CONTACT "${SANDPIT_PACKAGE_CONTACT}")
 set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # What sandpit executes at run time: the three interpreters inside the jail
-# (languages.*.command) and, as root, mke2fs, e2fsck and resize2fs for the
-# size-limited workspace images (src/files/quota.cpp). The binary is a static
-# PIE, so there are no shared libraries to depend on (hence no shlibdeps).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, nodejs, bash, e2fsprogs")
+# (languages.*.command), mke2fs, e2fsck, resize2fs and debugfs for the
+# size-limited workspace images (src/files/quota.cpp), and fuse2fs, which
+# mounts them for users who are not root (src/files/mount_keeper.cpp). The
+# binary is a static PIE, so there are no shared libraries to depend on (hence
+# no shlibdeps).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, nodejs, bash, e2fsprogs, fuse2fs")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
 # The data stack sandboxed Python code usually expects; sandpit runs without it.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-numpy, python3-pandas, python3-matplotlib")
