@@ -77,6 +77,16 @@ void check_privileges(std::vector<Check>& checks, pid_t init) {
   checks.push_back({"capabilities", pass_or(no_caps), fmt::format("effective {}, bounding {}", status_field(status, "CapEff"), status_field(status, "CapBnd"))});
 }
 
+// Which cgroup holds the jails (and who delegated it), and why the ways tried before it were not taken.
+Check limits_check(const jail::LimitMechanism& limits) {
+  if (limits.cgroup.empty()) {
+    return {"limits", Status::warn, "rlimits only (memory by RLIMIT_DATA, pids by RLIMIT_NPROC): " + limits.why_not};
+  }
+  std::string detail = limits.how + ": memory, pids, cpu; rlimits: open files, file size, core";
+  if (!limits.why_not.empty()) detail += " (not " + limits.why_not + ")";
+  return {"limits", Status::ok, detail};
+}
+
 void check_interpreters(std::vector<Check>& checks, session::Session& session) {
   const std::pair<kernels::Language, const char*> probes[] = {
       {kernels::Language::python, "import sys; print(sys.version.split()[0])"},
@@ -136,10 +146,7 @@ public:
       checks.push_back({"jail", Status::ok, "pivot_root into a read-only tmpfs root, fresh /proc, minimal /dev, /tmp tmpfs"});
       check_namespaces(checks, jail.init_pid(), config.network_enabled);
       check_privileges(checks, jail.init_pid());
-      const auto& limits = jail.limits();
-      checks.push_back({"limits", pass_or(!limits.cgroup.empty(), Status::warn),
-                        limits.cgroup.empty() ? "rlimits only (memory by RLIMIT_DATA, pids by RLIMIT_NPROC): " + limits.why_not
-                                              : limits.cgroup + ": memory, pids, cpu; rlimits: open files, file size, core"});
+      checks.push_back(limits_check(jail.limits()));
       check_interpreters(checks, *session);
     }
     bool isolated = print(checks);
