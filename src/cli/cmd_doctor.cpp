@@ -2,6 +2,8 @@
 #include "commands.hpp"
 
 #include "sandpit/files/quota.hpp"
+#include "sandpit/util/strings.hpp"
+#include "sandpit/util/terminal.hpp"
 #include "sandpit/util/units.hpp"
 
 #include "sandpit/core/error.hpp"
@@ -110,6 +112,23 @@ void check_interpreters(std::vector<Check>& checks, session::Session& session) {
   }
 }
 
+// "layer  status detail": on a terminal narrower than the line (`width`), the detail
+// wraps under itself, or below the layer's name when the terminal is very narrow.
+std::string row(const Check& c, std::size_t width) {
+  constexpr std::size_t k_detail_column = 24;
+  const auto head = fmt::format("{:<18} {:<4} ", c.layer, label(c.status));
+  const bool beside = width >= 60; // else every row is a block, so the rows look alike
+  if (width == 0 || (beside && k_detail_column + strings::columns(c.detail) <= width)) return head + c.detail + "\n";
+  const std::string indent(beside ? k_detail_column : 2, ' ');
+  std::string out = beside ? head : fmt::format("{} {}\n", c.layer, label(c.status));
+  bool first = true;
+  for (const auto& line : strings::wrap_words(c.detail, width - indent.size())) {
+    out += (first && beside ? "" : indent) + line + "\n";
+    first = false;
+  }
+  return out;
+}
+
 class DoctorCommand final : public Command {
 public:
   std::string_view name() const override { return "doctor"; }
@@ -161,7 +180,7 @@ private:
     for (const auto& c : checks) {
       isolated = isolated && c.status != Status::fail;
       out.push_back({{"layer", c.layer}, {"status", label(c.status)}, {"ok", c.status == Status::ok}, {"detail", c.detail}});
-      if (!m_json) fmt::print("{:<18} {:<4} {}\n", c.layer, label(c.status), c.detail);
+      if (!m_json) fmt::print("{}", row(c, terminal_columns(STDOUT_FILENO)));
     }
     if (m_json) fmt::print("{}\n", json{{"ok", isolated}, {"checks", out}}.dump(2));
     return isolated;
