@@ -25,6 +25,7 @@ COMMANDS = [
     ["session", "list"],
     ["session", "list", "--json"],
     ["session", "info"],
+    ["volume", "info"],
     ["config", "show"],
     ["doctor"],
     ["doctor", "--json"],
