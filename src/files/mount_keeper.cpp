@@ -275,9 +275,10 @@ private:
   }
 
   // With no client left: exit, unless a client is starting (it holds the start lock) or connecting.
+  // A state folder that is gone (removed under us) leaves nobody to serve: exit.
   bool try_exit() {
     sys::Fd lock(::open((keeper_dir() / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return false;
+    if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return false;
     pollfd p{m_listener.get(), POLLIN, 0};
     if (::poll(&p, 1, 0) > 0) return false;
     for (auto& [dir, m] : m_mounts) stop(dir, m); // none should be left; be sure

@@ -47,10 +47,16 @@ def make_user_env(fuse_mode):
 
 
 def remove_user_env(root, run):
+    """Stops every session; nothing of the user's may outlive the test (the mount keeper
+    and its fuse2fs processes end with their last client, or when their folder is gone)."""
     listed = run("session", "list", "--json")
     for session in json.loads(listed.stdout or "[]"):
         run("session", "stop", "-w", session["workspace"])
     shutil.rmtree(root, ignore_errors=True)
+    deadline = time.monotonic() + 10
+    while processes_of(root) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_of(root) == []
 
 
 @pytest.fixture
