@@ -84,7 +84,8 @@ void mount_area(const image::Area& area) {
   if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) fail("lock " + area.lock_file.string(), std::strerror(errno));
   std::error_code ec;
   if (!std::filesystem::exists(area.image, ec)) image::create(area, jail::k_root_mode_host_id, jail::k_root_mode_host_id);
-  else if (!attached_device(area.image).valid()) image::grow_if_raised(area); // an image in use grows when next attached afresh
+  // An image in use grows when next attached afresh; only a raised limit pays for the scan of loop devices.
+  else if (image::grows(area) && !attached_device(area.image).valid()) image::grow_if_raised(area);
   auto device = attach(area.image);
   // The device's name (for df and mountinfo), resolved from the fd we attached.
   std::error_code link_ec;
