@@ -42,11 +42,12 @@ set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # What sandpit executes at run time: the three interpreters inside the jail
 # (languages.*.command), esbuild, which strips TypeScript cells' types for the
-# Node kernel (src/kernels/node_typescript.js), and, as root, mke2fs, e2fsck and
-# resize2fs for the size-limited workspace images (src/files/quota.cpp). The
-# binary is a static PIE, so there are no shared libraries to depend on (hence
-# no shlibdeps).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, nodejs, esbuild, bash, e2fsprogs")
+# Node kernel (src/kernels/node_typescript.js), pip and npm for package installs
+# (src/session/install.cpp), mke2fs, e2fsck, resize2fs and debugfs for the
+# size-limited workspace images (src/files/quota.cpp), and fuse2fs, which mounts
+# them for users who are not root (src/files/mount_keeper.cpp). The binary is a
+# static PIE, so there are no shared libraries to depend on (hence no shlibdeps).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "python3, nodejs, esbuild, bash, e2fsprogs, fuse2fs, python3-pip")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
 # The data stack sandboxed Python code usually expects; sandpit runs without it.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "python3-numpy, python3-pandas, python3-matplotlib")

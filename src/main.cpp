@@ -1,5 +1,6 @@
 // sandpit's entry point: the CLI, or the jail init when exec'd as one.
 #include "sandpit/cli/command.hpp"
+#include "sandpit/files/quota.hpp"
 #include "sandpit/jail/init.hpp"
 #include "sandpit/session/daemon.hpp"
 
@@ -17,5 +18,6 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   // _exit: the daemon's client threads may still be winding down; the jail is already gone.
   if (argc >= 4 && std::strcmp(argv[1], sandpit::session::k_daemon_arg) == 0) ::_exit(sandpit::session::daemon_main(argc, argv));
+  if (argc == 3 && std::strcmp(argv[1], sandpit::files::k_keeper_arg) == 0) return sandpit::files::mount_keeper_main(argc, argv);
   return sandpit::cli::run(argc, argv);
 }

@@ -1,6 +1,7 @@
 #include "sandpit/audit/format.hpp"
 
 #include "sandpit/audit/time.hpp"
+#include "sandpit/util/strings.hpp"
 
 #include <fmt/format.h>
 
@@ -11,15 +12,11 @@ namespace sandpit::audit {
 namespace {
 
 constexpr std::size_t k_table_width = 120;
+constexpr std::size_t k_stats_width = 110; // 24 + 10 + 6 + 6 + 8 + 7 + 7 + 8 + 7 + 6 + 9 two-space gaps
 
 bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
-// Columns taken by `text`, counting one per UTF-8 character (wide CJK characters are not special-cased).
-std::size_t columns(std::string_view text) {
-  std::size_t n = 0;
-  for (char c : text) n += !is_continuation(c);
-  return n;
-}
+using strings::columns;
 
 // `text` on one line, cut to `width` columns with a trailing "…" when longer.
 std::string cell(std::string_view text, std::size_t width) {
@@ -88,7 +85,19 @@ std::string format_line(const Record& r) {
                      r.language.value_or("None"), r.success, r.duration_ms, problem.empty() ? "None" : problem);
 }
 
-std::string format_table(const std::vector<Record>& records) {
+std::string format_table(const std::vector<Record>& records, std::size_t width) {
+  if (width != 0 && width < k_table_width) {
+    // A narrow terminal: the record's time, then its figures and its problem, each line cut to fit.
+    std::string out;
+    for (const auto& r : records) {
+      out += cell(format_ts(r.ts_ms), width) + "\n";
+      out += strings::flow({cell(r.user, width - 2), r.command, r.language.value_or("-"), r.success ? "ok" : "failed",
+                            fmt::format("exit {}", r.exit_code), fmt::format("{} ms", r.duration_ms)},
+                           width, "  ");
+      if (auto problem = problem_text(r); !problem.empty()) out += "  " + cell(problem, width - 2) + "\n";
+    }
+    return out;
+  }
   std::array<std::string, 8> header;
   for (std::size_t i = 0; i < k_columns.size(); ++i) header[i] = k_columns[i].name;
   std::string out = row_text(header);
@@ -99,7 +108,29 @@ std::string format_table(const std::vector<Record>& records) {
   return out;
 }
 
-std::string format_stats_table(const Stats& stats) {
+namespace {
+
+// The figures of one stats row as a block for a narrow terminal.
+std::string stats_block(std::string_view user, std::string_view language, const Summary& s, std::size_t width) {
+  return cell(fmt::format("{} · {}", user, language), width) + "\n" +
+         strings::flow({fmt::format("{} runs", s.executions), percent(s.success_rate) + "% ok", fmt::format("mean {:.0f} ms", s.mean_ms),
+                        fmt::format("p50 {} ms", s.p50_ms), fmt::format("p95 {} ms", s.p95_ms), fmt::format("{} timeouts", s.timeouts),
+                        fmt::format("{} blocked", s.blocked), fmt::format("{} denied", s.denied)},
+                       width, "  ");
+}
+
+} // namespace
+
+std::string format_stats_table(const Stats& stats, std::size_t width) {
+  if (width != 0 && width < k_stats_width) {
+    std::string out;
+    for (const auto& u : stats.users) {
+      for (const auto& g : stats.groups)
+        if (g.user == u.user) out += stats_block(g.user, g.language, g.summary, width);
+      out += stats_block(u.user, "(all)", u.summary, width);
+    }
+    return out + stats_block("(everyone)", "(all)", stats.total, width);
+  }
   std::string out = fmt::format("{}  {}  {:>6}  {:>6}  {:>8}  {:>7}  {:>7}  {:>8}  {:>7}  {:>6}\n", pad("user", 24),
                                 pad("language", 10), "runs", "ok%", "mean ms", "p50 ms", "p95 ms", "timeouts", "blocked",
                                 "denied");

@@ -15,9 +15,10 @@ namespace {
 
 constexpr std::size_t k_recent_errors = 3;
 
-bool is_execution(const Row& row) {
-  return row.has_language && (row.command == "exec" || row.command == "shell" || row.command == "mcp");
-}
+// A run is a record with a language, whatever front end wrote it (exec, shell,
+// repl, mcp, serve, and any added later); transfers and refusals to read the
+// log have none. Listing the front ends instead left REPL cells out.
+bool is_execution(const Row& row) { return row.has_language; }
 
 // A problem text and where in the file it last occurred (any increasing number).
 struct Seen {

@@ -1,14 +1,22 @@
 // The top level: global options, one CLI11 subcommand per registered Command, the REPL when none is given, the one catch.
 #include "sandpit/cli/command.hpp"
 
+#include "help_format.hpp"
+
 #include "sandpit/core/error.hpp"
 #include "sandpit/core/version.hpp"
 #include "sandpit/util/strings.hpp"
+#include "sandpit/util/terminal.hpp"
 #include "sandpit/repl/repl.hpp"
 
 #include "sandpit/util/trace.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <system_error>
+#include <unistd.h>
 #include <cstdlib>
 #include <algorithm>
 #include <cstdio>
@@ -38,6 +46,8 @@ enum class Via { command_line, repl };
 
 Subcommands add_commands(CLI::App& app, Context& context, std::vector<std::unique_ptr<Command>>& commands,
                          Via via = Via::command_line) {
+  // Before the subcommands are made: they take the formatter they are given then.
+  if (const auto width = terminal_columns(STDOUT_FILENO); width != 0) app.formatter(wrapping_formatter(width));
   app.set_version_flag("-V,--version", "sandpit " SANDPIT_VERSION);
   app.fallthrough();
   app.add_option("--config", context.config_file, "Read this config file after the user config")->type_name("FILE");
@@ -68,17 +78,50 @@ template <typename Parse> std::optional<int> parse(CLI::App& app, Parse&& do_par
   }
 }
 
+// True for a failed write to our standard output: fmt::print throws std::system_error,
+// the streaming sinks OutputError. These end the program (output_failed), not a command.
+bool output_failure(const std::exception& e) {
+  if (dynamic_cast<const OutputError*>(&e) != nullptr) return true;
+  const auto* system = dynamic_cast<const std::system_error*>(&e);
+  return system != nullptr && (system->code().value() == EPIPE || std::ferror(stdout) != 0);
+}
+
 // Runs `body`, turning an Error into `sandpit: <what>: <why>` and its exit status.
+// A failed write to standard output passes through to run(): the REPL stops at it too.
 template <typename Body> int guarded(Body&& body) {
   try {
     return static_cast<int>(body());
-  } catch (const Error& e) {
-    print_error(e.subject(), e.reason());
-    return static_cast<int>(e.code());
   } catch (const std::exception& e) {
+    if (output_failure(e)) throw;
+    if (const auto* error = dynamic_cast<const Error*>(&e)) {
+      print_error(error->subject(), error->reason());
+      return static_cast<int>(error->code());
+    }
     print_error("internal error", e.what());
     return static_cast<int>(ExitCode::sandbox_setup);
   }
+}
+
+// Standard output could not be written (err): a reader that went away ends us as
+// SIGPIPE ends other tools (the shell sees 141), quietly; a full disk or a failing
+// device is reported, with status 1. Never "internal error", never a sandbox status.
+int output_failed(int err) {
+  if (err == EPIPE) {
+    std::signal(SIGPIPE, SIG_DFL);
+    std::raise(SIGPIPE);
+    return 128 + SIGPIPE;
+  }
+  fmt::print(stderr, "sandpit: write to standard output: {}\n", std::strerror(err));
+  return static_cast<int>(ExitCode::code_failed);
+}
+
+// What fmt buffered for stdout is written now, while a failure can still be reported
+// (exit() would flush it and drop the error).
+int flushed(int status) {
+  if (std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return status;
+  const int err = errno != 0 ? errno : EIO;
+  const int failed = output_failed(err);
+  return status == 0 ? failed : status;
 }
 
 ExitCode run_chosen(const Subcommands& subs, Context& context) {
@@ -121,9 +164,8 @@ repl::Dispatcher make_dispatcher(const std::string& config_file) {
   return dispatcher;
 }
 
-} // namespace
 
-int run(int argc, char** argv) {
+int run_app(int argc, char** argv) {
   CLI::App app{"sandpit: run untrusted Python, JavaScript, TypeScript and shell code in a local sandbox.\n"
                "With no command, an interactive session (the REPL; batch when stdin is not a terminal).",
                "sandpit"};
@@ -154,6 +196,20 @@ int run(int argc, char** argv) {
     return static_cast<int>(ExitCode::usage);
   }
   return guarded([&] { return run_chosen(subs, context); });
+}
+
+} // namespace
+
+int run(int argc, char** argv) {
+  int status = 0;
+  try {
+    status = run_app(argc, argv);
+  } catch (const OutputError& e) {
+    return output_failed(e.err());
+  } catch (const std::system_error& e) {
+    return output_failed(e.code().value());
+  }
+  return flushed(status);
 }
 
 } // namespace sandpit::cli

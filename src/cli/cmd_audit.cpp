@@ -4,6 +4,7 @@
 
 #include "sandpit/audit/format.hpp"
 #include "sandpit/core/error.hpp"
+#include "sandpit/util/terminal.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -47,7 +48,7 @@ public:
     } else if (format == "line") {
       for (const auto& r : records) fmt::print("{}\n", audit::format_line(r));
     } else {
-      fmt::print("{}", audit::format_table(records));
+      fmt::print("{}", audit::format_table(records, terminal_columns(STDOUT_FILENO)));
     }
     return ExitCode::success;
   }

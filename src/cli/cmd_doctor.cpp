@@ -2,6 +2,8 @@
 #include "commands.hpp"
 
 #include "sandpit/files/quota.hpp"
+#include "sandpit/util/strings.hpp"
+#include "sandpit/util/terminal.hpp"
 #include "sandpit/util/units.hpp"
 
 #include "sandpit/core/error.hpp"
@@ -77,6 +79,16 @@ void check_privileges(std::vector<Check>& checks, pid_t init) {
   checks.push_back({"capabilities", pass_or(no_caps), fmt::format("effective {}, bounding {}", status_field(status, "CapEff"), status_field(status, "CapBnd"))});
 }
 
+// Which cgroup holds the jails (and who delegated it), and why the ways tried before it were not taken.
+Check limits_check(const jail::LimitMechanism& limits) {
+  if (limits.cgroup.empty()) {
+    return {"limits", Status::warn, "rlimits only (memory by RLIMIT_DATA, pids by RLIMIT_NPROC): " + limits.why_not};
+  }
+  std::string detail = limits.how + ": memory, pids, cpu; rlimits: open files, file size, core";
+  if (!limits.why_not.empty()) detail += " (not " + limits.why_not + ")";
+  return {"limits", Status::ok, detail};
+}
+
 void check_interpreters(std::vector<Check>& checks, session::Session& session) {
   const std::pair<kernels::Language, const char*> probes[] = {
       {kernels::Language::python, "import sys; print(sys.version.split()[0])"},
@@ -101,6 +113,23 @@ void check_interpreters(std::vector<Check>& checks, session::Session& session) {
       checks.push_back({name, Status::warn, e.reason()});
     }
   }
+}
+
+// "layer  status detail": on a terminal narrower than the line (`width`), the detail
+// wraps under itself, or below the layer's name when the terminal is very narrow.
+std::string row(const Check& c, std::size_t width) {
+  constexpr std::size_t k_detail_column = 24;
+  const auto head = fmt::format("{:<18} {:<4} ", c.layer, label(c.status));
+  const bool beside = width >= 60; // else every row is a block, so the rows look alike
+  if (width == 0 || (beside && k_detail_column + strings::columns(c.detail) <= width)) return head + c.detail + "\n";
+  const std::string indent(beside ? k_detail_column : 2, ' ');
+  std::string out = beside ? head : fmt::format("{} {}\n", c.layer, label(c.status));
+  bool first = true;
+  for (const auto& line : strings::wrap_words(c.detail, width - indent.size())) {
+    out += (first && beside ? "" : indent) + line + "\n";
+    first = false;
+  }
+  return out;
 }
 
 class DoctorCommand final : public Command {
@@ -139,10 +168,7 @@ public:
       checks.push_back({"jail", Status::ok, "pivot_root into a read-only tmpfs root, fresh /proc, minimal /dev, /tmp tmpfs"});
       check_namespaces(checks, jail.init_pid(), config.network_enabled);
       check_privileges(checks, jail.init_pid());
-      const auto& limits = jail.limits();
-      checks.push_back({"limits", pass_or(!limits.cgroup.empty(), Status::warn),
-                        limits.cgroup.empty() ? "rlimits only (memory by RLIMIT_DATA, pids by RLIMIT_NPROC): " + limits.why_not
-                                              : limits.cgroup + ": memory, pids, cpu; rlimits: open files, file size, core"});
+      checks.push_back(limits_check(jail.limits()));
       check_interpreters(checks, *session);
     }
     bool isolated = print(checks);
@@ -157,7 +183,7 @@ private:
     for (const auto& c : checks) {
       isolated = isolated && c.status != Status::fail;
       out.push_back({{"layer", c.layer}, {"status", label(c.status)}, {"ok", c.status == Status::ok}, {"detail", c.detail}});
-      if (!m_json) fmt::print("{:<18} {:<4} {}\n", c.layer, label(c.status), c.detail);
+      if (!m_json) fmt::print("{}", row(c, terminal_columns(STDOUT_FILENO)));
     }
     if (m_json) fmt::print("{}\n", json{{"ok", isolated}, {"checks", out}}.dump(2));
     return isolated;

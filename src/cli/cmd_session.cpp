@@ -6,12 +6,15 @@
 #include "sandpit/core/paths.hpp"
 #include "sandpit/session/client.hpp"
 #include "sandpit/sys/fd.hpp"
+#include "sandpit/util/strings.hpp"
+#include "sandpit/util/terminal.hpp"
 #include "sandpit/util/units.hpp"
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <fmt/format.h>
 #include <thread>
+#include <unistd.h>
 
 namespace sandpit::cli {
 namespace {
@@ -55,6 +58,20 @@ std::vector<json> running_sessions() {
     }
   }
   return out;
+}
+
+// The table's width with a short kernel list; narrower terminals get a block per session.
+constexpr std::size_t k_list_width = 100;
+
+// A path cut to `width` columns from the left ("…/proj/ws"): its end tells workspaces apart.
+std::string tail(const std::string& path, std::size_t width) {
+  if (strings::columns(path) <= width) return path;
+  std::size_t keep = width - 1, at = path.size();
+  while (at > 0 && keep > 0) {
+    --at;
+    if ((static_cast<unsigned char>(path[at]) & 0xC0) != 0x80) --keep;
+  }
+  return "…" + path.substr(at);
 }
 
 class SessionCommand final : public Command {
@@ -101,6 +118,17 @@ private:
     auto sessions = running_sessions();
     if (m_json) {
       fmt::print("{}\n", json(sessions).dump());
+      return ExitCode::success;
+    }
+    if (const auto width = terminal_columns(STDOUT_FILENO); width != 0 && width < k_list_width) {
+      // A narrow terminal: the workspace on a line of its own, its figures below.
+      for (const auto& s : sessions) {
+        fmt::print("{}\n{}", tail(s.value("workspace", "?"), width),
+                   strings::flow({fmt::format("pid {}", s.value("pid", 0)), "up " + uptime_text(s.value("uptime_s", 0.0)),
+                                  memory_text(s.value("memory_bytes", std::uint64_t{0})), fmt::format("{} runs", s.value("execution_count", 0)),
+                                  kernels_text(s)},
+                                 width, "  "));
+      }
       return ExitCode::success;
     }
     fmt::print("{:<40} {:>8} {:>9} {:>9} {:>6}  {}\n", "WORKSPACE", "PID", "UPTIME", "MEMORY", "RUNS", "KERNELS");

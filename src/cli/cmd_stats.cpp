@@ -4,9 +4,11 @@
 
 #include "sandpit/audit/format.hpp"
 #include "sandpit/audit/stats.hpp"
+#include "sandpit/util/terminal.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace sandpit::cli {
 namespace {
@@ -32,7 +34,7 @@ public:
       fmt::print("{}\n", audit::to_json(stats).dump(2));
       return ExitCode::success;
     }
-    fmt::print("{}", audit::format_stats_table(stats));
+    fmt::print("{}", audit::format_stats_table(stats, terminal_columns(STDOUT_FILENO)));
     for (const auto& u : stats.users) {
       if (u.summary.recent_errors.empty()) continue;
       fmt::print("\nlast errors of {}:\n", u.user);

@@ -1,5 +1,6 @@
 #include "output.hpp"
 
+#include "sandpit/core/error.hpp"
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/strings.hpp"
 #include "sandpit/util/terminal.hpp"
@@ -15,7 +16,7 @@ namespace {
 
 class TerminalSink final : public session::OutputSink {
 public:
-  void on_stdout(std::string_view data) override { (void)sys::write_all(STDOUT_FILENO, data); }
+  void on_stdout(std::string_view data) override { check_output(sys::write_all(STDOUT_FILENO, data)); }
   void on_stderr(std::string_view data) override { (void)sys::write_all(STDERR_FILENO, data); }
 };
 
@@ -32,7 +33,7 @@ public:
   }
   EscapingSink(const EscapingSink&) = delete;
   EscapingSink& operator=(const EscapingSink&) = delete;
-  void on_stdout(std::string_view data) override { (void)sys::write_all(STDOUT_FILENO, m_out ? m_out->feed(data) : std::string(data)); }
+  void on_stdout(std::string_view data) override { check_output(sys::write_all(STDOUT_FILENO, m_out ? m_out->feed(data) : std::string(data))); }
   void on_stderr(std::string_view data) override { (void)sys::write_all(STDERR_FILENO, m_err ? m_err->feed(data) : std::string(data)); }
 
 private:
@@ -46,7 +47,7 @@ public:
 };
 
 void print_line(const nlohmann::ordered_json& event) {
-  (void)sys::write_all(STDOUT_FILENO, event.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+  check_output(sys::write_all(STDOUT_FILENO, event.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"));
 }
 
 class EventsSink final : public session::OutputSink {
@@ -123,11 +124,11 @@ void print_human(const session::ExecResult& r) {
   }
   if (r.result && r.result->contains("text/plain")) {
     std::string text = (*r.result)["text/plain"].get<std::string>() + "\n";
-    (void)sys::write_all(STDOUT_FILENO, text);
+    check_output(sys::write_all(STDOUT_FILENO, text));
   }
   for (const auto& image : r.images) {
     auto path = image.value("path", "");
-    if (!path.empty()) (void)sys::write_all(STDOUT_FILENO, fmt::format("[image: {}]\n", path));
+    if (!path.empty()) check_output(sys::write_all(STDOUT_FILENO, fmt::format("[image: {}]\n", path)));
   }
   if (auto failure = session::sandbox_failure(r); !failure.empty()) {
     (void)sys::write_all(STDERR_FILENO, fmt::format("sandpit: {}\n", failure));
@@ -136,7 +137,7 @@ void print_human(const session::ExecResult& r) {
 
 void print_json(const session::ExecResult& r) {
   std::string text = session::to_json(r).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-  (void)sys::write_all(STDOUT_FILENO, text);
+  check_output(sys::write_all(STDOUT_FILENO, text));
 }
 
 } // namespace sandpit::cli

@@ -1,4 +1,5 @@
 #include "beneath.hpp"
+#include "quota_backends.hpp"
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/files/files.hpp"
@@ -15,7 +16,8 @@ sys::Fd open_root(const std::filesystem::path& dir) {
   if (::geteuid() == 0 && ::chown(dir.c_str(), jail::k_root_mode_host_id, jail::k_root_mode_host_id) != 0) {
     throw Error(ExitCode::sandbox_setup, "chown " + dir.string(), std::strerror(errno));
   }
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  // Where this thread sees the area's quota image mounted (through the mount keeper when it could not join it).
+  int fd = ::open(area_view(dir).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) throw Error(ExitCode::sandbox_setup, "open " + dir.string(), std::strerror(errno));
   return sys::Fd(fd);
 }

@@ -1,5 +1,7 @@
 #include "sandpit/jail/cgroup.hpp"
 
+#include "sandpit/jail/cgroup_v2.hpp"
+
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -9,9 +11,12 @@ namespace sandpit::jail {
 
 CgroupChoice create_cgroup(const std::string& name, const config::Limits& limits) {
   CgroupChoice choice;
-  auto v2 = create_cgroup_v2(name, limits);
+  std::unique_ptr<SystemdManager> manager;
+  auto host = probe_v2_host(manager);
+  auto v2 = create_cgroup_v2(name, limits, host);
   if (v2) {
-    choice.cgroup = std::move(v2).value();
+    choice.cgroup = std::move(v2->cgroup);
+    choice.how = "cgroup v2: " + v2->how;
     return choice;
   }
   choice.why_not = "cgroup v2: " + v2.failure().message();
@@ -22,7 +27,7 @@ CgroupChoice create_cgroup(const std::string& name, const config::Limits& limits
   auto v1 = create_cgroup_v1(name, limits);
   if (v1) {
     choice.cgroup = std::move(v1).value();
-    choice.why_not.clear();
+    choice.how = "cgroup v1 (as root)";
     return choice;
   }
   choice.why_not += "; cgroup v1: " + v1.failure().message();

@@ -1,43 +1,15 @@
-// cgroup v2: a child group in a delegated, writable subtree (e.g. a systemd user service).
-#include "sandpit/jail/cgroup.hpp"
+// cgroup v2: the jail's group in a delegated cgroup, asked of systemd when this process has none.
+#include "sandpit/jail/cgroup_v2.hpp"
 
-#include "sandpit/sys/fd.hpp"
-
+#include <chrono>
 #include <fmt/format.h>
-#include <fstream>
 #include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <thread>
 
 namespace sandpit::jail {
 namespace {
 
-// The cgroup2 mount point, from /proc/self/mountinfo.
-std::string cgroup2_mount() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto dash = line.find(" - cgroup2 ");
-    if (dash == std::string::npos) continue;
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mount_point;
-    fields >> id >> parent >> dev >> root >> mount_point;
-    return mount_point;
-  }
-  return {};
-}
-
-// This process's cgroup v2 path ("0::/user.slice/...").
-std::string own_path() {
-  auto text = sys::read_file("/proc/self/cgroup");
-  if (!text) return {};
-  std::istringstream in(*text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
-  }
-  return {};
-}
+constexpr const char* k_leaf_prefix = "sandpit-client-";
 
 bool has_words(const std::string& text, std::initializer_list<const char*> words) {
   std::istringstream in(text);
@@ -49,8 +21,13 @@ bool has_words(const std::string& text, std::initializer_list<const char*> words
   return true;
 }
 
-std::uint64_t event_count(const std::string& path, const std::string& key) {
-  auto text = sys::read_file(path);
+std::uint64_t number(const CgroupFs& fs, const std::string& path) {
+  auto text = fs.read(path);
+  return text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
+}
+
+std::uint64_t event_count(const CgroupFs& fs, const std::string& path, const std::string& key) {
+  auto text = fs.read(path);
   if (!text) return 0;
   std::istringstream in(*text);
   std::string k;
@@ -63,67 +40,136 @@ std::uint64_t event_count(const std::string& path, const std::string& key) {
 
 class CgroupV2 final : public Cgroup {
 public:
-  explicit CgroupV2(std::string dir) : m_dir(std::move(dir)) {}
+  CgroupV2(CgroupFs& fs, std::string dir) : m_fs(fs), m_dir(std::move(dir)) {}
   ~CgroupV2() override { destroy(); }
   std::string_view kind() const override { return "cgroup v2"; }
 
-  Result<void> add(pid_t pid) override { return sys::write_file(m_dir + "/cgroup.procs", std::to_string(pid)); }
+  Result<void> add(pid_t pid) override { return m_fs.write(m_dir + "/cgroup.procs", std::to_string(pid)); }
 
-  std::uint64_t oom_kills() const override { return event_count(m_dir + "/memory.events", "oom_kill"); }
+  // The kernel counts OOM kills in the group in memory.events (oom_kill).
+  std::uint64_t oom_kills() const override { return event_count(m_fs, m_dir + "/memory.events", "oom_kill"); }
 
   CgroupUsage usage() const override {
     CgroupUsage u;
     u.oom_kills = oom_kills();
-    if (auto now = sys::read_file(m_dir + "/memory.current")) u.memory_now = std::strtoull(now->c_str(), nullptr, 10);
-    u.pids_limited = event_count(m_dir + "/pids.events", "max") > 0;
-    if (auto peak = sys::read_file(m_dir + "/memory.peak")) u.memory_peak = std::strtoull(peak->c_str(), nullptr, 10);
+    u.memory_now = number(m_fs, m_dir + "/memory.current");
+    u.memory_peak = number(m_fs, m_dir + "/memory.peak");
+    u.pids_limited = event_count(m_fs, m_dir + "/pids.events", "max") > 0;
     return u;
   }
 
-  void kill_all() override { (void)sys::write_file(m_dir + "/cgroup.kill", "1"); }
+  // One write kills every process in the group, however fast it forks.
+  void kill_all() override { (void)m_fs.write(m_dir + "/cgroup.kill", "1"); }
 
   void destroy() override {
     if (m_dir.empty()) return;
     kill_all();
-    remove_cgroup_dir(m_dir);
+    (void)m_fs.remove_dir(m_dir);
     m_dir.clear();
   }
 
 private:
+  CgroupFs& m_fs;
   std::string m_dir;
 };
 
+std::string join(const std::string& mount, const std::string& relative) { return mount + (relative == "/" ? "" : relative); }
+
+std::string last_component(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// The cgroup this process belongs to, above the leaf it may have moved into already
+// (its own, or a parent's that it inherited by fork).
+std::string base_of(const std::string& self) {
+  if (last_component(self).rfind(k_leaf_prefix, 0) != 0) return self;
+  auto parent = self.substr(0, self.rfind('/'));
+  return parent.empty() ? "/" : parent;
+}
+
+std::string scope_name(pid_t pid) { return fmt::format("sandpit-{}.scope", pid); }
+
+// Why the cgroup `relative` cannot hold our jails' groups; "" when it can.
+std::string unusable(const V2Host& host, const std::string& relative) {
+  const std::string dir = join(host.mount, relative);
+  auto controllers = host.fs->read(dir + "/cgroup.controllers");
+  if (!controllers) return controllers.failure().message();
+  if (!has_words(*controllers, {"memory", "pids"})) {
+    std::string listed = *controllers;
+    while (!listed.empty() && listed.back() == '\n') listed.pop_back();
+    return fmt::format("{}: the memory and pids controllers are not available there (cgroup.controllers: \"{}\")", dir, listed);
+  }
+  const bool ours = host.fs->delegated(dir) || last_component(relative) == scope_name(host.pid);
+  if (host.systemd_init && !ours) return dir + ": systemd manages it and did not delegate it";
+  if (!host.fs->writable(dir + "/cgroup.subtree_control") || !host.fs->writable(dir + "/cgroup.procs")) {
+    return dir + ": not writable by this user (not delegated)";
+  }
+  return {};
+}
+
+// Asks systemd for a delegated scope holding this process and waits until we are in it.
+Result<std::string> scope_from_systemd(V2Host& host, const std::string& why_here, std::string& how) {
+  if (host.systemd == nullptr) return Failure{why_here + "; no systemd manager to ask for a delegated scope", 0, host.systemd_why_not};
+  const std::string unit = scope_name(host.pid);
+  const std::string manager(host.systemd->name());
+  if (auto r = host.systemd->start_delegated_scope(unit, host.pid); !r) {
+    return Failure{fmt::format("{}; {} refused a delegated scope", why_here, manager), 0, r.failure().message()};
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(host.scope_wait_ms);
+  std::string self = host.self();
+  while (last_component(self) != unit) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Failure{fmt::format("{}; {} did not move this process into {} within {} ms", why_here, manager, unit, host.scope_wait_ms), 0, {}};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    self = host.self();
+  }
+  if (auto why = unusable(host, self); !why.empty()) return Failure{"the scope " + unit + " from " + manager, 0, why};
+  how = fmt::format("scope {} delegated by {}", unit, manager);
+  return self;
+}
+
+// The cgroup (relative to the mount) whose children will be the jails' groups.
+Result<std::string> place(V2Host& host, std::string& how) {
+  if (host.mount.empty()) return Failure{"no cgroup2 filesystem is mounted", 0, {}};
+  const std::string self = host.self();
+  if (self.empty()) return Failure{"this process is in no cgroup v2 (/proc/self/cgroup has no 0:: line)", 0, {}};
+  const std::string base = base_of(self);
+  const std::string why = unusable(host, base);
+  if (why.empty()) {
+    const std::string dir = join(host.mount, base);
+    how = host.systemd_init ? "the cgroup " + dir + ", which systemd delegated" : "the cgroup " + dir + ", writable here";
+    return base;
+  }
+  return scope_from_systemd(host, why, how);
+}
+
 } // namespace
 
-Result<std::unique_ptr<Cgroup>> create_cgroup_v2(const std::string& name, const config::Limits& limits) {
-  std::string mount = cgroup2_mount();
-  std::string self = own_path();
-  if (mount.empty() || self.empty()) return Failure{"not mounted", 0, {}};
-  std::string base = mount + (self == "/" ? "" : self);
-  auto controllers = sys::read_file(base + "/cgroup.controllers");
-  if (!controllers || !has_words(*controllers, {"memory", "pids"})) {
-    return Failure{base, 0, "memory and pids controllers are not delegated here"};
-  }
-  if (::access((base + "/cgroup.subtree_control").c_str(), W_OK) != 0) return errno_failure(base);
-  auto enabled = sys::read_file(base + "/cgroup.subtree_control");
+Result<V2Created> create_cgroup_v2(const std::string& name, const config::Limits& limits, V2Host& host) {
+  std::string how;
+  auto placed = place(host, how);
+  if (!placed) return placed.failure();
+  CgroupFs& fs = *host.fs;
+  const std::string base = join(host.mount, *placed);
+  auto enabled = fs.read(base + "/cgroup.subtree_control");
   if (!enabled || !has_words(*enabled, {"memory", "pids"})) {
-    // No process may live in a group that delegates controllers: move this
-    // process into a leaf of its own first, then enable them.
-    std::string leaf = base + "/sandpit-client-" + std::to_string(::getpid());
-    if (::mkdir(leaf.c_str(), 0755) != 0 && errno != EEXIST) return errno_failure("mkdir " + leaf);
-    if (auto r = sys::write_file(leaf + "/cgroup.procs", "0"); !r) return r.failure();
-    std::string want = has_words(*controllers, {"cpu"}) ? "+memory +pids +cpu" : "+memory +pids";
-    if (auto r = sys::write_file(base + "/cgroup.subtree_control", want); !r) return r.failure();
+    // No process may live in a group that hands controllers to its children:
+    // move this process into a leaf of its own first, then enable them.
+    const std::string leaf = base + "/" + k_leaf_prefix + std::to_string(host.pid);
+    if (auto r = fs.make_dir(leaf); !r && r.failure().err != EEXIST) return r.failure();
+    if (auto r = fs.write(leaf + "/cgroup.procs", std::to_string(host.pid)); !r) return r.failure();
+    auto controllers = fs.read(base + "/cgroup.controllers");
+    const bool cpu = controllers && has_words(*controllers, {"cpu"});
+    if (auto r = fs.write(base + "/cgroup.subtree_control", cpu ? "+memory +pids +cpu" : "+memory +pids"); !r) return r.failure();
   }
-  std::string dir = base + "/sandpit-" + name;
-  if (::mkdir(dir.c_str(), 0755) != 0) return errno_failure("mkdir " + dir);
-  auto group = std::make_unique<CgroupV2>(dir);
-  auto set = [&](const char* knob, const std::string& value) { return sys::write_file(dir + "/" + knob, value); };
+  const std::string dir = base + "/sandpit-" + name;
+  if (auto r = fs.make_dir(dir); !r) return r.failure();
+  auto group = std::make_unique<CgroupV2>(fs, dir); // removes the directory if a knob fails below
+  auto set = [&](const char* knob, const std::string& value) { return fs.write(dir + "/" + knob, value); };
   if (auto r = set("memory.max", std::to_string(limits.memory)); !r) return r.failure();
-  (void)set("memory.swap.max", "0");
+  (void)set("memory.swap.max", "0"); // absent without swap accounting
   if (auto r = set("pids.max", std::to_string(limits.pids)); !r) return r.failure();
   if (limits.cpu > 0) (void)set("cpu.max", fmt::format("{} 100000", static_cast<long>(limits.cpu * 100000)));
-  return std::unique_ptr<Cgroup>(std::move(group));
+  return V2Created{std::move(group), how};
 }
 
 } // namespace sandpit::jail

@@ -44,7 +44,7 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested, const Spawn
   auto choice = create_cgroup(unique_name(), spec.limits);
   trace::mark("cgroup created");
   jail->m_cgroup = std::move(choice.cgroup);
-  jail->m_limits = {jail->m_cgroup ? std::string(jail->m_cgroup->kind()) : std::string(), choice.why_not};
+  jail->m_limits = {jail->m_cgroup ? std::string(jail->m_cgroup->kind()) : std::string(), choice.how, choice.why_not};
   spec.memory_by_rlimit = spec.pids_by_rlimit = !jail->m_cgroup;
 
   auto launched = launch_init(spec, jail->m_cgroup.get(), id_maps_for(::geteuid(), ::getegid()));

@@ -1,5 +1,6 @@
 #include "sandpit/repl/output.hpp"
 
+#include "sandpit/core/error.hpp"
 #include "sandpit/sys/fd.hpp"
 
 #include <cstring>
@@ -53,7 +54,13 @@ CellSink::CellSink(const Style& style, bool spinner)
   if (spinner) m_spinner = std::thread([this] { spin(); });
 }
 
-CellSink::~CellSink() { finish(); }
+CellSink::~CellSink() {
+  // After a failed write, while the OutputError unwinds: stop the spinner, write no more.
+  try {
+    finish();
+  } catch (const OutputError&) {
+  }
+}
 
 void CellSink::on_stdout(std::string_view data) { write(STDOUT_FILENO, data, m_out); }
 void CellSink::on_stderr(std::string_view data) { write(STDERR_FILENO, data, m_err); }
@@ -66,7 +73,8 @@ void CellSink::write(int fd, std::string_view data, TerminalEscaper& escaper) {
   if (text.empty()) return;
   m_line_start = text.back() == '\n';
   if (fd == STDERR_FILENO && m_style.color) text = fmt::format("{}{}{}", k_red, text, k_reset);
-  (void)sys::write_all(fd, text);
+  auto written = sys::write_all(fd, text);
+  if (fd == STDOUT_FILENO) check_output(written);
 }
 
 void CellSink::finish() {
@@ -80,10 +88,10 @@ void CellSink::finish() {
   clear_spinner();
   auto out = m_out.flush();
   auto err = m_err.flush();
-  if (!out.empty()) (void)sys::write_all(STDOUT_FILENO, out);
+  if (!out.empty()) check_output(sys::write_all(STDOUT_FILENO, out));
   if (!err.empty()) (void)sys::write_all(STDERR_FILENO, m_style.color ? fmt::format("{}{}{}", k_red, err, k_reset) : err);
   if (!out.empty() || !err.empty()) m_line_start = false;
-  if (!m_line_start) (void)sys::write_all(STDOUT_FILENO, "\n");
+  if (!m_line_start) check_output(sys::write_all(STDOUT_FILENO, "\n"));
   m_line_start = true;
 }
 
@@ -115,12 +123,12 @@ void print_result(const session::ExecResult& r, const Style& style, ImageProtoco
     auto value = escape_terminal((*r.result)["text/plain"].get<std::string>(), sgr);
     std::string label = style.interactive ? fmt::format("Out[{}]: ", r.execution_count) : "";
     if (style.color) label = fmt::format("{}{}{}", k_red, label, k_reset);
-    (void)sys::write_all(STDOUT_FILENO, label + value + "\n");
+    check_output(sys::write_all(STDOUT_FILENO, label + value + "\n"));
   }
   for (const auto& image : r.images) {
     auto path = image.value("path", "");
-    if (!path.empty()) (void)sys::write_all(STDOUT_FILENO, fmt::format("[image: {}]\n", escape_terminal(path, Sgr::escape)));
-    if (auto shown = inline_image(protocol, image.value("base64", "")); !shown.empty()) (void)sys::write_all(STDOUT_FILENO, shown);
+    if (!path.empty()) check_output(sys::write_all(STDOUT_FILENO, fmt::format("[image: {}]\n", escape_terminal(path, Sgr::escape))));
+    if (auto shown = inline_image(protocol, image.value("base64", "")); !shown.empty()) check_output(sys::write_all(STDOUT_FILENO, shown));
   }
   if (auto failure = session::sandbox_failure(r); !failure.empty()) {
     (void)sys::write_all(STDERR_FILENO, fmt::format("sandpit: {}\n", escape_terminal(failure, Sgr::escape)));

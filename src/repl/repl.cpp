@@ -182,6 +182,8 @@ private:
       print_result(result, m_style, m_images);
       if (result.timed_out) return ExitCode::timed_out;
       return result.success ? ExitCode::success : ExitCode::code_failed;
+    } catch (const OutputError&) {
+      throw; // our output is gone: no point in running more cells
     } catch (const Error& e) {
       m_client.reset(); // the next cell reconnects (and starts a daemon if this one is gone)
       print_error(e.subject(), e.reason());
@@ -240,7 +242,7 @@ private:
     for (const auto& command : m_dispatcher.commands) text += fmt::format("  .{:<9} {}\n", command.name, command.summary);
     text += fmt::format("  {:<10} {}\n", "!CMD", "Run a shell command line (.shell -- CMD)");
     text += "Ctrl-C interrupts a run (the session keeps its state) or clears the line; Ctrl-D leaves.\n";
-    (void)sys::write_all(STDOUT_FILENO, text);
+    check_output(sys::write_all(STDOUT_FILENO, text));
     return ExitCode::success;
   }
 
@@ -303,8 +305,8 @@ ExitCode run(const config::Config& config, const Options& options, const Dispatc
   auto table = repl.completion_table();
   auto editor = make_terminal_editor(repl.workspace().state_dir / "history",
                                      [table](std::string_view before) { return complete(before, table); });
-  (void)sys::write_all(STDOUT_FILENO, fmt::format("sandpit {}: {} in a sandbox. .help lists the dot-commands, Ctrl-D leaves.\n",
-                                                  SANDPIT_VERSION, escape_terminal(repl.workspace().host_dir.string(), Sgr::escape)));
+  check_output(sys::write_all(STDOUT_FILENO, fmt::format("sandpit {}: {} in a sandbox. .help lists the dot-commands, Ctrl-D leaves.\n",
+                                                        SANDPIT_VERSION, escape_terminal(repl.workspace().host_dir.string(), Sgr::escape))));
   return repl.loop(*editor);
 }
 

@@ -30,10 +30,10 @@ Result<Address> address(const std::string& dir, const std::string& name) {
 
 } // namespace
 
-Result<Fd> listen_unix(const std::string& dir, const std::string& name) {
+Result<Fd> listen_unix(const std::string& dir, const std::string& name, int type) {
   auto a = address(dir, name);
   if (!a) return a.failure();
-  Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  Fd sock(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (!sock.valid()) return errno_failure("socket");
   ::unlinkat(a->dir.get(), name.c_str(), 0);
   mode_t old = ::umask(0177);
@@ -44,10 +44,10 @@ Result<Fd> listen_unix(const std::string& dir, const std::string& name) {
   return sock;
 }
 
-Result<Fd> connect_unix(const std::string& dir, const std::string& name) {
+Result<Fd> connect_unix(const std::string& dir, const std::string& name, int type) {
   auto a = address(dir, name);
   if (!a) return a.failure();
-  Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  Fd sock(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (!sock.valid()) return errno_failure("socket");
   while (::connect(sock.get(), reinterpret_cast<sockaddr*>(&a->addr), sizeof a->addr) != 0) {
     if (errno != EINTR) return errno_failure("connect " + dir + "/" + name);
@@ -60,6 +60,13 @@ Result<uid_t> peer_uid(int fd) {
   socklen_t len = sizeof cred;
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return errno_failure("SO_PEERCRED");
   return cred.uid;
+}
+
+Result<pid_t> peer_pid(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return errno_failure("SO_PEERCRED");
+  return cred.pid;
 }
 
 } // namespace sandpit::sys

@@ -90,4 +90,48 @@ std::string closest(std::string_view word, const std::vector<std::string>& candi
   return best;
 }
 
+std::size_t columns(std::string_view text) {
+  std::size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+std::vector<std::string> wrap_words(std::string_view text, std::size_t width) {
+  std::vector<std::string> lines;
+  std::string line;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    if (text[at] == ' ') {
+      ++at;
+      continue;
+    }
+    std::size_t end = text.find(' ', at);
+    if (end == std::string_view::npos) end = text.size();
+    const auto word = text.substr(at, end - at);
+    at = end;
+    if (!line.empty() && columns(line) + 1 + columns(word) > width) {
+      lines.push_back(std::move(line));
+      line.clear();
+    }
+    if (!line.empty()) line += ' ';
+    line += word;
+  }
+  if (!line.empty() || lines.empty()) lines.push_back(std::move(line));
+  return lines;
+}
+
+std::string flow(const std::vector<std::string>& items, std::size_t width, std::string_view indent) {
+  std::string out, line(indent);
+  for (const auto& item : items) {
+    const bool first = line.size() == indent.size();
+    if (!first && columns(line) + 3 + columns(item) > width) {
+      out += line + "\n";
+      line = std::string(indent);
+    }
+    if (line.size() != indent.size()) line += " · ";
+    line += item;
+  }
+  return out + line + "\n";
+}
+
 } // namespace sandpit::strings

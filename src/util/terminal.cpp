@@ -1,6 +1,8 @@
 #include "sandpit/util/terminal.hpp"
 
 #include <fmt/format.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 namespace sandpit {
 namespace {
@@ -108,6 +110,12 @@ std::string escape_terminal(std::string_view data, Sgr sgr) {
   TerminalEscaper escaper(sgr);
   auto text = escaper.feed(data);
   return text + escaper.flush(); // in this order: flush takes what feed held back
+}
+
+std::size_t terminal_columns(int fd) {
+  winsize size{};
+  if (::isatty(fd) != 1 || ::ioctl(fd, TIOCGWINSZ, &size) != 0) return 0;
+  return size.ws_col;
 }
 
 } // namespace sandpit

@@ -128,6 +128,15 @@ def test_stats_match_hand_computed_numbers(sp):
     assert "python" in table and "javascript" in table and "ZeroDivisionError: division by zero" in table
 
 
+def test_stats_count_repl_cells(sp):
+    sp.run("-w", str(sp.workspace), input="x = 1\nx + 1\n", check=SUCCESS)
+    sp.exec("print(1)", check=SUCCESS)
+    commands = sorted(r["command"] for r in sp.audit_records())
+    assert commands == ["exec", "repl", "repl"], commands
+    stats = json.loads(sp.run("stats", "--json", check=SUCCESS).stdout)
+    assert stats["total"]["executions"] == 3
+
+
 def test_only_admins_read_other_users_records(sp):
     sp.system('[identity]\nuser = "ada"\nadmins = ["boss"]\n')
     sp.exec("print(1)", check=SUCCESS)

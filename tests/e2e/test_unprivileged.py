@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -13,30 +14,57 @@ from conftest import SANDPIT, skip_unless
 NOBODY = 65534
 
 
-@pytest.fixture
-def user_env():
-    """A private HOME/XDG tree owned by `nobody`, and a runner that drops to it with setpriv."""
+def make_user_env(fuse_mode):
+    """A private HOME/XDG tree owned by `nobody`, and a runner that drops to it with setpriv.
+    Each run gets a private mount namespace whose /dev/fuse is a node of mode `fuse_mode`
+    (0o666: usable, as udev makes it; 0o600: root's only), so both paths are tested
+    whatever this host's /dev/fuse is; daemons and the mount keeper stay in the namespace
+    of the run that started them."""
     skip_unless(os.geteuid() == 0, "needs root to switch to an unprivileged user for the test")
     skip_unless(shutil.which("setpriv") is not None, "setpriv (util-linux) is missing")
+    skip_unless(Path("/dev/fuse").exists(), "/dev/fuse is missing (modprobe fuse)")
     root = Path(tempfile.mkdtemp(prefix="sandpit-unpriv-"))
     root.chmod(0o755)
-    for sub in ("home", "ws"):
+    for sub in ("home", "ws", "dev"):
         (root / sub).mkdir()
         os.chown(root / sub, NOBODY, NOBODY)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(root / "home"), "LANG": "C.UTF-8",
            "XDG_STATE_HOME": str(root / "home" / "state"), "XDG_CONFIG_HOME": str(root / "home" / "config")}
+    dev = root / "dev"
+    setup = (f"mount -t tmpfs -o mode=755 sandpit-dev {dev} && mknod -m {fuse_mode:o} {dev}/fuse c 10 229 && "
+             f"mount --bind {dev}/fuse /dev/fuse && exec \"$@\"")
 
-    def run(*args, config=""):
+    def run(*args, config="", timeout=90, input=None):
         (root / "home" / "sandpit.toml").write_text(config)
         os.chown(root / "home" / "sandpit.toml", NOBODY, NOBODY)
-        cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
+        cmd = ["unshare", "--mount", "sh", "-c", setup, "sh",
+               "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
                "--bounding-set=-all", SANDPIT, *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=90, cwd=root / "ws",
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root / "ws", input=input,
                               env={**env, "SANDPIT_CONFIG": str(root / "home" / "sandpit.toml")})
 
-    yield root, run
-    run("session", "stop")
+    return root, run
+
+
+def remove_user_env(root, run):
+    """Stops every session; nothing of the user's may outlive the test (the mount keeper
+    and its fuse2fs processes end with their last client, or when their folder is gone)."""
+    listed = run("session", "list", "--json")
+    for session in json.loads(listed.stdout or "[]"):
+        run("session", "stop", "-w", session["workspace"])
     shutil.rmtree(root, ignore_errors=True)
+    deadline = time.monotonic() + 10
+    while processes_of(root) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_of(root) == []
+
+
+@pytest.fixture
+def user_env():
+    """An unprivileged user whose /dev/fuse is not usable: no quotas."""
+    root, run = make_user_env(0o600)
+    yield root, run
+    remove_user_env(root, run)
 
 
 def run_json(run, code, language="python", config=""):
@@ -110,3 +138,99 @@ def test_unprivileged_files_round_trip_and_doctor_says_quotas_are_not_enforced(u
     assert refused.returncode == 2 and "symbolic link" in refused.stderr
     doctor = run("doctor")
     assert "file quotas" in doctor.stdout and "not enforced" in doctor.stdout
+
+
+@pytest.fixture
+def fuse_user_env():
+    """An unprivileged user with a usable /dev/fuse (udev's 0666): quotas through fuse2fs."""
+    skip_unless(Path("/usr/bin/fuse2fs").exists(), "fuse2fs is missing (apt-get install fuse2fs)")
+    root, run = make_user_env(0o666)
+    yield root, run
+    remove_user_env(root, run)
+
+
+def processes_of(root):
+    """Host pids of the user's sandpit processes under `root`: daemons, fuse2fs (by their
+    arguments) and the mount keeper (by its environment)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            environ = (entry / "environ").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "pytest" in cmdline:
+            continue
+        if str(root) in cmdline or ("__mount-keeper" in cmdline and str(root) in environ):
+            found.append((int(entry.name), cmdline.replace("\0", " ").strip()))
+    return found
+
+
+def fill(path):
+    return (f"import os\ntry:\n    with open('{path}', 'wb') as f:\n        while True:\n            f.write(b'x' * 65536)\n"
+            f"except OSError as e:\n    print('errno', e.errno, os.path.getsize('{path}') >> 20)\n")
+
+
+def test_unprivileged_doctor_says_quotas_are_enforced_through_fuse2fs(fuse_user_env):
+    _, run = fuse_user_env
+    report = json.loads(run("doctor", "--json").stdout)
+    quotas = {c["layer"]: c for c in report["checks"]}["file quotas"]
+    assert quotas["status"] == "ok" and "fuse2fs" in quotas["detail"], quotas
+
+
+def test_unprivileged_code_that_fills_an_area_gets_enospc(fuse_user_env):
+    root, run = fuse_user_env
+    config = '[limits]\nworkspace = "24MiB"\npersist = "16MiB"\n'
+    result = run_json(run, fill("/workspace/fill"), config=config)
+    words = result["stdout"].split()
+    assert words[:2] == ["errno", "28"] and 12 <= int(words[2]) < 24, result
+    proc = run("exec", "--fresh", "--json", "-c", fill("/persist/fill"), config=config)
+    words = json.loads(proc.stdout)["stdout"].split()
+    assert words[:2] == ["errno", "28"] and 8 <= int(words[2]) < 16, proc.stdout
+    assert "/persist is full" in proc.stderr
+    # The files are in the images, not in the plain folders beneath them.
+    assert not list((root / "home" / "state" / "sandpit").glob("**/fill"))
+
+
+def test_unprivileged_kill_9_of_the_daemon_leaves_no_fuse2fs(fuse_user_env):
+    root, run = fuse_user_env
+    assert run("exec", "-c", "open('/workspace/kept', 'w').write('yes')").returncode == 0
+    pid = json.loads(run("session", "info", "--json").stdout)["pid"]
+    running = [cmd for _, cmd in processes_of(root)]
+    assert sum("fuse2fs" in c for c in running) == 2 and sum("__mount-keeper" in c for c in running) == 1, running
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 10
+    while processes_of(root) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_of(root) == []
+    image = next((root / "home" / "state" / "sandpit" / "workspaces").glob("*/workspace.img"))
+    assert subprocess.run(["/sbin/e2fsck", "-fn", str(image)], capture_output=True).returncode == 0
+    proc = run("exec", "-c", "print(open('/workspace/kept').read())")
+    assert proc.stdout == "yes\n", proc.stderr
+
+
+def test_unprivileged_sessions_copies_and_mcp_share_the_mounts(fuse_user_env):
+    root, run = fuse_user_env
+    other = root / "ws2"
+    other.mkdir()
+    os.chown(other, NOBODY, NOBODY)
+    assert run("exec", "-c", "open('/persist/p', 'w').write('one')").returncode == 0
+    assert run("exec", "-w", str(other), "-c", "print(open('/persist/p').read())").stdout == "one\n"
+    src = root / "ws" / "in.txt"
+    src.write_text("copied")
+    os.chown(src, NOBODY, NOBODY)
+    assert run("upload", str(src)).returncode == 0  # beside the running session
+    assert run("exec", "-c", "print(open('in.txt').read())").stdout == "copied\n"
+    assert run("session", "stop").returncode == 0
+    assert run("exec", "-w", str(other), "-c", "print(open('/persist/p').read())").stdout == "one\n"
+    # The MCP server is multi-threaded: its file worker reaches the areas through the keeper.
+    calls = [{"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+              "params": {"name": "upload_file", "arguments": {"path": "/workspace/m.txt", "content_base64": "aGVsbG8="}}},
+             {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+              "params": {"name": "run_code", "arguments": {"code": "print(open('/workspace/m.txt').read(), open('/persist/p').read())"}}}]
+    out = run("mcp", input="".join(json.dumps(c) + "\n" for c in calls)).stdout
+    answers = {a["id"]: a for a in map(json.loads, out.splitlines())}
+    assert not answers[1]["result"]["isError"], answers[1]
+    assert "hello one" in answers[2]["result"]["content"][0]["text"], answers[2]

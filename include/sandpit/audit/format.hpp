@@ -15,11 +15,14 @@ namespace sandpit::audit {
 std::string format_line(const Record& record);
 
 // A table with columns time, user, command, language, ok, exit, ms, error and a
-// header row; no line is wider than 120 columns (long cells end in "…").
-std::string format_table(const std::vector<Record>& records);
+// header row; no line is wider than 120 columns (long cells end in "…"). A
+// terminal narrower than that (`width`, 0: none) gets a block per record instead,
+// its lines no wider than `width`.
+std::string format_table(const std::vector<Record>& records, std::size_t width = 0);
 
 // One row per (user, language), then the user's total, then the overall total:
-// runs, ok%, mean, p50, p95, timeouts, blocked, denied.
-std::string format_stats_table(const Stats& stats);
+// runs, ok%, mean, p50, p95, timeouts, blocked, denied. Narrower than 110
+// columns (`width`), a block per row.
+std::string format_stats_table(const Stats& stats, std::size_t width = 0);
 
 } // namespace sandpit::audit

@@ -13,9 +13,10 @@
 namespace sandpit::audit {
 
 // Figures over a set of executions.
-// An execution is a record whose command is "exec", "shell" or "mcp" and whose
-// language is not null: code someone tried to run, including blocked, denied
-// and timed-out attempts. Uploads, downloads, audit and stats commands are not.
+// An execution is a record whose language is not null, whichever command wrote
+// it (exec, shell, repl, mcp, serve): code someone tried to run, including
+// blocked, denied and timed-out attempts. Uploads, downloads, audit and stats
+// commands write no language and are not.
 struct Summary {
   std::uint64_t executions = 0;
   std::uint64_t successes = 0;

@@ -1,14 +1,17 @@
-// Quotas for /workspace and /persist: size-limited ext4 images, loop-mounted over their folders.
+// Quotas for /workspace and /persist: size-limited ext4 images mounted over their folders.
 //
 // Each area's contents live in a sparse ext4 image (workspace.img in the
 // workspace's state folder, persist.img in the state folder) whose size is the
 // quota: a write past it fails with ENOSPC inside the sandbox, however fast the
-// code writes, and the journal keeps what was written across a crash. The image
-// is attached to a loop device (one per image, shared by every process that
-// uses it, so the kernel keeps a single superblock) and mounted over the
-// area's folder in a private mount namespace of the calling thread; jails
-// cloned afterwards inherit the mount. Loop devices and ext4 mounts need real
-// root: elsewhere the folders are used as they are, without a quota.
+// code writes. As root, the image is attached to a loop device (one per image,
+// shared by every process that uses it, so the kernel keeps a single
+// superblock) and mounted over the area's folder in a private mount namespace
+// of the calling thread; jails cloned afterwards inherit the mount. Anyone else
+// gets the same images served by fuse2fs, one per image, in the user's mount
+// keeper (`sandpit __mount-keeper`, one per user): the calling process joins
+// the keeper's user and mount namespaces, and holds a lease (a connection) on
+// each mount until it exits. Without loop devices or FUSE, the folders are used
+// as they are, without a quota.
 #pragma once
 
 #include "sandpit/config/config.hpp"
@@ -24,10 +27,13 @@ struct QuotaStatus {
 };
 
 // Mounts the workspace's and the volume's images over files_dir and
-// persist_dir() in a new private mount namespace of the calling thread,
-// creating the images (and moving existing files into them) on first use.
-// Call it once, before cloning a jail or touching the folders, from a thread
-// that will do that work. Throws Error(sandbox_setup) when root but it fails.
+// persist_dir() in a private mount namespace of the calling thread (root) or
+// the keeper's (others), creating the images (and moving existing files into
+// them) on first use. Call it before cloning a jail or touching the folders,
+// from a thread that will do that work; a jail must be cloned by a process
+// that was single-threaded when it called this (only such a process can join
+// the keeper's user namespace; others reach the folders through open_roots()).
+// Throws Error(sandbox_setup) when quotas are supported here but it fails.
 QuotaStatus enter_quota_mounts(const config::Config& config, const Workspace& workspace);
 // The same for /persist alone (volume commands, which have no workspace).
 QuotaStatus enter_persist_mount(const config::Config& config);
@@ -38,5 +44,9 @@ std::string full_areas(const config::Config& config, const Workspace& workspace)
 
 // Whether quotas can be enforced here, without changing anything (for doctor).
 QuotaStatus quota_support();
+
+// `sandpit __mount-keeper <ready-fd>`: the keeper process (mount_keeper.cpp).
+inline constexpr const char* k_keeper_arg = "__mount-keeper";
+int mount_keeper_main(int argc, char** argv);
 
 } // namespace sandpit::files

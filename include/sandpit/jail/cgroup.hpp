@@ -38,18 +38,19 @@ public:
   virtual void destroy() = 0;
 };
 
-// Why no cgroup is used, for `doctor` and diagnostics; empty when one is.
+// Which cgroup holds the jail and why the other ways were not taken, for `doctor`.
 struct CgroupChoice {
   std::unique_ptr<Cgroup> cgroup;
-  std::string why_not;
+  std::string how;     // "cgroup v2: scope sandpit-12.scope delegated by the systemd user manager"; "" with none
+  std::string why_not; // why each way tried before it (or every way, with none) was not taken
 };
 
-// Picks cgroup v2 when a delegated subtree with memory+pids is writable, cgroup v1
-// when running as root with v1 controllers mounted, else none (rlimits only).
+// Picks cgroup v2 (a delegated cgroup, or a scope systemd delegates on request:
+// cgroup_v2.hpp), else cgroup v1 when running as root with v1 controllers
+// mounted, else none (rlimits only).
 CgroupChoice create_cgroup(const std::string& name, const config::Limits& limits);
 
 Result<std::unique_ptr<Cgroup>> create_cgroup_v1(const std::string& name, const config::Limits& limits);
-Result<std::unique_ptr<Cgroup>> create_cgroup_v2(const std::string& name, const config::Limits& limits);
 
 // Removes an empty cgroup directory, retrying for up to ~200 ms while it is busy.
 void remove_cgroup_dir(const std::string& dir);

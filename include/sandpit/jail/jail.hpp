@@ -35,7 +35,8 @@ struct ExitEvent {
 // Which limit mechanisms are in force, for doctor and diagnostics.
 struct LimitMechanism {
   std::string cgroup;  // "cgroup v1", "cgroup v2" or "" (none)
-  std::string why_not; // why no cgroup, when none
+  std::string how;     // CgroupChoice::how: which cgroup, and who delegated it
+  std::string why_not; // CgroupChoice::why_not: why the ways before it (or all) were not taken
 };
 
 // Thread-safe: several threads may spawn, signal and wait on processes of one

@@ -33,4 +33,8 @@ private:
 // The whole of `data`, escaped (feed + flush).
 std::string escape_terminal(std::string_view data, Sgr sgr);
 
+// The width of the terminal on `fd`, in columns; 0 when `fd` is not a terminal
+// (output to a file or pipe is never shaped to a width).
+std::size_t terminal_columns(int fd);
+
 } // namespace sandpit

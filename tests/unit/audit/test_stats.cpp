@@ -36,7 +36,8 @@ TEST_CASE("stats, figures per (user, language), per user and in total") {
   denied.denied = "/etc/shadow";
   log.append(denied);
   Record upload = run("a@x", "python", 5000, true);
-  upload.command = "upload"; // not an execution
+  upload.command = "upload"; // not an execution: no language
+  upload.language.reset();
   log.append(upload);
   log.append(run("a@x", "python", 9, false)); // same error text later on... none: no error
   Record again = run("a@x", "python", 11, false);
@@ -70,6 +71,25 @@ TEST_CASE("stats, figures per (user, language), per user and in total") {
   auto j = to_json(s);
   CHECK(j["users"][0]["languages"][1]["p95_ms"] == 100);
   CHECK(j["total"]["executions"] == 7);
+}
+
+TEST_CASE("stats, every record with a language is a run, whichever front end wrote it") {
+  TempDir dir;
+  auto path = dir.path() / "audit.jsonl";
+  Log log(path, Sync::no, fake_clock());
+  for (const char* command : {"exec", "shell", "repl", "mcp", "serve", "a-future-front-end"}) {
+    Record r = run("a@x", "python", 10, true);
+    r.command = command;
+    log.append(r);
+  }
+  Record refused = run("a@x", "python", 0, false);
+  refused.command = "audit"; // a refused read of others' records: no language
+  refused.language.reset();
+  refused.denied = "read every user's records";
+  log.append(refused);
+  Stats s = stats(path, {});
+  CHECK(s.total.executions == 6);
+  CHECK(s.total.denied == 0);
 }
 
 TEST_CASE("stats, the last 3 distinct errors, most recent first") {
