@@ -8,7 +8,8 @@
 _sandpit_languages="python py javascript js node typescript ts bash sh"
 
 _sandpit_global_opts="--config -h --help -V --version -w --workspace -l --language --keep-going --no-inline-images"
-_sandpit_exec_opts="-h --help -w --workspace -l --language -c --code --timeout --fresh --no-wait --json --events"
+_sandpit_exec_opts="-h --help -w --workspace -l --language -c --code -p --packages --timeout --fresh --no-wait --json --events"
+_sandpit_install_opts="-h --help -w --workspace -l --language --timeout --json"
 _sandpit_shell_opts="-h --help -w --workspace --timeout --fresh --no-wait --json --events --"
 _sandpit_session_opts="-h --help -w --workspace --json"
 _sandpit_session_actions="list info stop restart reset"
@@ -64,7 +65,7 @@ _sandpit() {
             --config | -w | --workspace | -l | --language) ((i++)) ;;
             --config=*) ;;
             -*) ;;
-            exec | shell | session | upload | download | volume | audit | stats | config | doctor | mcp | serve)
+            exec | shell | install | session | upload | download | volume | audit | stats | config | doctor | mcp | serve)
                 command=${words[i]}
                 command_index=$i
                 break
@@ -97,13 +98,13 @@ _sandpit() {
                 fi
                 ;;
             -w | --workspace)
-                if [[ -z $command || $command == exec || $command == shell || $command == session || $command == upload || $command == download || $command == doctor ]]; then
+                if [[ -z $command || $command == exec || $command == shell || $command == install || $command == session || $command == upload || $command == download || $command == doctor ]]; then
                     _sandpit_compreply_files -d
                     return
                 fi
                 ;;
             -l | --language)
-                if [[ -z $command || $command == exec || $command == audit || $command == stats ]]; then
+                if [[ -z $command || $command == exec || $command == install || $command == audit || $command == stats ]]; then
                     COMPREPLY=($(compgen -W "$_sandpit_languages" -- "$cur"))
                     return
                 fi
@@ -140,7 +141,7 @@ _sandpit() {
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$_sandpit_global_opts" -- "$cur"))
             else
-                COMPREPLY=($(compgen -W "exec shell session upload download volume audit stats config doctor mcp serve" -- "$cur"))
+                COMPREPLY=($(compgen -W "exec shell install session upload download volume audit stats config doctor mcp serve" -- "$cur"))
             fi
             ;;
         exec)
@@ -148,6 +149,11 @@ _sandpit() {
                 COMPREPLY=($(compgen -W "$_sandpit_exec_opts --config" -- "$cur"))
             else
                 _sandpit_compreply_files
+            fi
+            ;;
+        install)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "$_sandpit_install_opts --config" -- "$cur"))
             fi
             ;;
         shell)

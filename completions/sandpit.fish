@@ -3,7 +3,7 @@
 # Keep in step with src/cli/*.cpp: tests/e2e/test_docs_drift.py checks that
 # every subcommand and each of its long options is offered here.
 
-set -l commands exec shell session upload download volume audit stats config doctor mcp serve
+set -l commands exec shell install session upload download volume audit stats config doctor mcp serve
 set -l volume_actions info export import
 set -l config_actions show check path
 set -l session_actions list info stop restart reset
@@ -39,6 +39,7 @@ complete -c sandpit -n '__fish_seen_subcommand_from exec' -s h -l help -d 'Print
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -s w -l workspace -x -a '(__fish_complete_directories)' -d 'Workspace directory (default: $SANDPIT_WORKSPACE or .)'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -s l -l language -x -a 'python py javascript js node typescript ts bash sh' -d 'Language of the code'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -s c -l code -x -d 'The code to run'
+complete -c sandpit -n '__fish_seen_subcommand_from exec' -s p -l packages -x -d 'Install these first (pip or npm), unless installed'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l timeout -x -a '10s 30s 1m 5m' -d 'Wall-clock limit, e.g. 10s (default: limits.timeout)'
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l fresh -d "Run in a throwaway sandbox instead of the workspace's session"
 complete -c sandpit -n '__fish_seen_subcommand_from exec' -l no-wait -d 'Fail with "busy" instead of queueing behind another execution'
@@ -129,3 +130,11 @@ complete -c sandpit -n '__fish_seen_subcommand_from mcp' -l structured -d 'Decla
 # sandpit serve [OPTIONS]
 complete -c sandpit -n '__fish_seen_subcommand_from serve' -s h -l help -d 'Print help and exit'
 complete -c sandpit -n '__fish_seen_subcommand_from serve' -l listen -x -a '127.0.0.1:49982 127.0.0.1:0' -d 'Address to listen on, HOST:PORT (port 0 picks a free one)'
+
+# sandpit install [OPTIONS] NAME...
+complete -c sandpit -n "not __fish_seen_subcommand_from $commands" -a install -d 'Install packages into the workspace (pip or npm)'
+complete -c sandpit -n '__fish_seen_subcommand_from install' -s h -l help -d 'Print help and exit'
+complete -c sandpit -n '__fish_seen_subcommand_from install' -s w -l workspace -x -a '(__fish_complete_directories)' -d 'Workspace directory (default: $SANDPIT_WORKSPACE or .)'
+complete -c sandpit -n '__fish_seen_subcommand_from install' -s l -l language -x -a 'python py javascript js node typescript ts' -d 'Whose packages: python (pip) or javascript (npm)'
+complete -c sandpit -n '__fish_seen_subcommand_from install' -l timeout -x -a '1m 2m 5m' -d 'Wall-clock limit (default: limits.timeout)'
+complete -c sandpit -n '__fish_seen_subcommand_from install' -l json -d 'Print one JSON object with the result'

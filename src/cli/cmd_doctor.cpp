@@ -156,6 +156,21 @@ public:
                                                      units::format_size(l.persist))
                                        : quota.detail});
     }
+    {
+      // What code may reach, and how packages come in.
+      std::string network = config.network_enabled ? "the host's network (network.enabled = true): no proxy, no allow list"
+                          : config.network_allow.empty() ? "none: a loopback of its own (network.allow is empty)"
+                                                         : fmt::format("through sandpit's proxy on 127.0.0.1:3128, only to {}", fmt::join(config.network_allow, ", "));
+      checks.push_back({"network", config.network_enabled ? Status::warn : Status::ok, network});
+      const auto& p = config.packages;
+      std::string installs = p.allow.empty() ? "refused (packages.allow is empty)"
+                           : fmt::format("pip from {}, npm from {}{}{}", p.python_index.empty() ? (p.python_find_links.empty() ? "https://pypi.org/simple" : "local wheels")
+                                                                                                : p.python_index,
+                                         p.npm_registry.empty() ? "https://registry.npmjs.org/" : p.npm_registry,
+                                         p.allow == std::vector<std::string>{"*"} ? "" : fmt::format("; allowed: {}", fmt::join(p.allow, ", ")),
+                                         p.allow_builds ? "; builds and install scripts run" : "; wheels only, no install scripts");
+      checks.push_back({"packages", Status::ok, installs});
+    }
     checks.push_back({"running as", Status::ok, ::geteuid() == 0 ? "root: sandboxed code runs as host uid 65534 (nobody)" : fmt::format("uid {}: sandboxed code runs as this uid, unprivileged", ::geteuid())});
     std::unique_ptr<session::Session> session;
     try {

@@ -27,7 +27,10 @@ std::vector<std::string> expand_binds(const std::vector<std::string>& patterns) 
 JailSpec make_spec(const config::Config& config, const std::string& workspace_dir, const std::string& persist_dir) {
   JailSpec spec;
   spec.persist_dir = persist_dir;
-  spec.ro_binds = expand_binds(config.ro_binds);
+  // packages.python_find_links: the wheel folders pip installs from, read-only at the same paths.
+  auto binds = config.ro_binds;
+  binds.insert(binds.end(), config.packages.python_find_links.begin(), config.packages.python_find_links.end());
+  spec.ro_binds = expand_binds(binds);
   spec.workspace_dir = workspace_dir;
   spec.network = config.network_enabled;
   spec.limits = config.limits;

@@ -10,6 +10,22 @@
   const Module = require('module');
 
   globalThis.require = Module.createRequire('/workspace/');
+  // network.allow: fetch() goes through sandpit's proxy like every other client (Node 20's fetch ignores
+  // HTTP_PROXY). The proxy agent is set up on the first fetch, not at start-up.
+  if (process.env.HTTPS_PROXY || process.env.HTTP_PROXY) {
+    const direct = globalThis.fetch;
+    let proxied = false;
+    globalThis.fetch = function fetch(...args) {
+      if (!proxied) {
+        proxied = true;
+        try {
+          const undici = require('internal/deps/undici/undici');
+          undici.setGlobalDispatcher(new undici.EnvHttpProxyAgent());
+        } catch {}
+      }
+      return direct.apply(this, args);
+    };
+  }
   globalThis.module = { exports: {} };
   // Half-open: a --fresh run sends its one cell, then EOF; an async cell answers after that.
   const ctl = new net.Socket({ fd: 3, readable: true, writable: true, allowHalfOpen: true });

@@ -84,6 +84,22 @@ std::optional<double> Arguments::positive_number(const std::string& name, double
   return v;
 }
 
+std::vector<std::string> Arguments::strings(const std::string& name, std::size_t max_items, std::size_t max_bytes) const {
+  const auto* value = find(name);
+  std::vector<std::string> out;
+  if (value == nullptr) return out;
+  if (!value->is_array() || value->size() > max_items) {
+    throw BadArgument(fmt::format("'{}' must be a list of at most {} strings", name, max_items));
+  }
+  for (const auto& item : *value) {
+    if (!item.is_string() || item.get<std::string>().size() > max_bytes) {
+      throw BadArgument(fmt::format("'{}' must hold strings of at most {} bytes", name, max_bytes));
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
 bool Arguments::boolean(const std::string& name, bool fallback) const {
   const auto* value = find(name);
   if (!value) return fallback;

@@ -28,6 +28,8 @@ public:
   // A number in (0, max]; nullopt when absent.
   std::optional<double> positive_number(const std::string& name, double max, const std::string& max_shown) const;
   bool boolean(const std::string& name, bool fallback) const;
+  // A list of at most `max_items` strings of at most `max_bytes` each; empty when absent.
+  std::vector<std::string> strings(const std::string& name, std::size_t max_items, std::size_t max_bytes) const;
   // The session name: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}, "default" when absent.
   std::string session() const;
 

@@ -35,6 +35,12 @@ json run_code() {
         {"description", "Seconds the run may take before it is stopped. Default: the server's limits.timeout (30 s "
                         "unless configured); at most its mcp.max_timeout."}}},
       {"session", session_property()},
+      {"packages",
+       {{"type", "array"},
+        {"items", {{"type", "string"}}},
+        {"maxItems", 64},
+        {"description", "Packages to install before the code runs, if not installed yet: pip names for python (\"pandas==2.1\"), "
+                        "npm names for javascript/typescript (\"lodash@4\"). They stay installed in the session's workspace."}}},
   };
   return {{"name", "run_code"},
           {"title", "Run code in the sandbox"},

@@ -67,7 +67,7 @@ struct Run {
 };
 
 Run parse(const json& arguments, const config::Config& config) {
-  Arguments args(arguments, {"code", "language", "timeout", "session"});
+  Arguments args(arguments, {"code", "language", "timeout", "session", "packages"});
   Run run;
   run.request.code = args.required_string("code", session::protocol::k_max_code);
   run.request.language = *kernels::parse_language(args.choice("language", {"python", "javascript", "typescript", "bash"}, "python"));
@@ -83,6 +83,7 @@ Run parse(const json& arguments, const config::Config& config) {
     }
   }
   run.request.filename = "<cell>";
+  run.request.packages = args.strings("packages", 64, 200);
   return run;
 }
 
@@ -106,6 +107,7 @@ json SandpitTools::run_code(const json& arguments, Call& call) {
   e.user = caller.user;
   e.command = caller.command;
   e.client = caller.client;
+  e.packages = run.request.packages;
   CallSink sink(call);
   auto result = client->execute(e, sink, {}, session::Interruption{call.cancel_fd(), [&call] { return call.cancel_reason(); }});
   return present(run.session, workspace, caller, std::move(result), notes);
@@ -131,6 +133,13 @@ json SandpitTools::present(const std::string& name, const Workspace& workspace, 
     text += label + cut.text;
     if (text.back() != '\n') text += '\n';
   };
+  if (!result.packages_installed.empty()) {
+    std::vector<std::string> listed;
+    for (const auto& p : result.packages_installed) {
+      listed.push_back(fmt::format("{} {}{}", p.value("name", ""), p.value("version", ""), p.value("cached", false) ? " (already installed)" : ""));
+    }
+    text += fmt::format("[packages] {}\n", fmt::join(listed, ", "));
+  }
   show(result.stdout_text, "", "stdout");
   show(notes + result.stderr_text, "[stderr]\n", "stderr");
   if (result.result && result.result->contains("text/plain")) text += "[result]\n" + (*result.result)["text/plain"].get<std::string>() + "\n";

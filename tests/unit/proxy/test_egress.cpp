@@ -172,7 +172,8 @@ TEST_CASE("Proxy tunnels CONNECT to an allowed address and bounds its connection
   CHECK(tunnel.rfind("HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK", 0) == 0);
   // Slow clients that never send their head hold at most max_connections; the next is answered 503.
   sys::Fd a(connect_local(port)), b(connect_local(port));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 200 && proxy.active() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(proxy.active() == 2);
   const auto refused = round_trip(port, "CONNECT 127.0.0.1:1 HTTP/1.1\r\n\r\n");
   CHECK(refused.rfind("HTTP/1.1 503", 0) == 0);
 }
