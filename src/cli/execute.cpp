@@ -112,6 +112,7 @@ ExitCode run_execution(Context& context, const ExecOptions& options) {
   auto sink = options.events ? make_events_sink()
             : options.json  ? make_capture_sink()
                             : make_terminal_sink(context.via.empty() ? Escape::no : Escape::yes);
+  if (!request.packages.empty() && !options.json && !options.events) sink = with_spinner(std::move(sink));
   auto result = options.fresh ? run_fresh(context, request, workspace, caller, *sink)
                               : run_in_session(context, request, workspace, options, caller, *sink);
   sink.reset(); // writes what an escaping sink held back

@@ -1,11 +1,15 @@
 #include "output.hpp"
 
 #include "sandpit/core/error.hpp"
+#include "sandpit/repl/spinner.hpp"
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/strings.hpp"
 #include "sandpit/util/terminal.hpp"
 
+#include <clocale>
 #include <cstdio>
+#include <langinfo.h>
+#include <mutex>
 #include <optional>
 #include <cstdlib>
 #include <fmt/format.h>
@@ -65,6 +69,27 @@ private:
     pending.erase(0, n);
   }
   std::string m_out, m_err;
+};
+
+// Forwards to another sink; the spinner waits while output is written.
+class SpinnerSink final : public session::OutputSink {
+public:
+  SpinnerSink(std::unique_ptr<session::OutputSink> inner, bool utf8) : m_inner(std::move(inner)), m_spinner(utf8) {}
+  ~SpinnerSink() override { m_spinner.stop(); }
+  void on_stdout(std::string_view data) override { forward(data, &session::OutputSink::on_stdout); }
+  void on_stderr(std::string_view data) override { forward(data, &session::OutputSink::on_stderr); }
+
+private:
+  void forward(std::string_view data, void (session::OutputSink::*to)(std::string_view)) {
+    std::lock_guard lock(m_mutex);
+    auto quiet = m_spinner.quiet();
+    (m_inner.get()->*to)(data);
+    if (!data.empty()) quiet.line_start(data.back() == '\n');
+  }
+
+  std::unique_ptr<session::OutputSink> m_inner;
+  std::mutex m_mutex;
+  repl::Spinner m_spinner;
 };
 
 } // namespace
@@ -138,6 +163,13 @@ void print_human(const session::ExecResult& r) {
 void print_json(const session::ExecResult& r) {
   std::string text = session::to_json(r).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   check_output(sys::write_all(STDOUT_FILENO, text));
+}
+
+std::unique_ptr<session::OutputSink> with_spinner(std::unique_ptr<session::OutputSink> inner) {
+  if (::isatty(STDERR_FILENO) != 1) return inner;
+  std::setlocale(LC_CTYPE, "");
+  const bool utf8 = std::string_view(::nl_langinfo(CODESET)) == "UTF-8";
+  return std::make_unique<SpinnerSink>(std::move(inner), utf8);
 }
 
 } // namespace sandpit::cli

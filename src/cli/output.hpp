@@ -13,6 +13,8 @@ namespace sandpit::cli {
 enum class Escape { no, yes };
 // Writes output to our stdout/stderr as it arrives.
 std::unique_ptr<session::OutputSink> make_terminal_sink(Escape escape = Escape::no);
+// On a terminal, `inner` with a spinner on stderr while it is quiet (an install); anywhere else `inner` itself.
+std::unique_ptr<session::OutputSink> with_spinner(std::unique_ptr<session::OutputSink> inner);
 // Keeps nothing extra (the result holds the text); prints nothing while running.
 std::unique_ptr<session::OutputSink> make_capture_sink();
 

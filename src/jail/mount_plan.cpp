@@ -28,7 +28,10 @@ public:
   void add(MountStep step) { m_steps.push_back(std::move(step)); }
   void mkdir(const std::string& path) { add(step(StepKind::mkdir, at(path), {}, 0755)); }
   void bind(const std::string& source, const std::string& path, unsigned long remount_flags, bool optional = false) {
-    add(step(StepKind::bind, at(path), source, MS_BIND | MS_REC, {}, true, optional));
+    auto b = step(StepKind::bind, at(path), source, MS_BIND | MS_REC, {}, true, optional);
+    b.within = source == m_root || source.rfind(m_root + "/", 0) == 0 ? m_within_next : false;
+    m_within_next = false;
+    add(std::move(b));
     add(step(StepKind::remount, at(path), {}, remount_flags, {}, true, optional));
   }
   void tmpfs(const std::string& path, unsigned long flags, std::string data) {
@@ -37,11 +40,17 @@ public:
   void file(const std::string& path, std::string content) { add(step(StepKind::write_file, at(path), std::move(content))); }
   void symlink(const std::string& target, const std::string& path) { add(step(StepKind::symlink, at(path), target)); }
   std::string at(const std::string& path) const { return path == "/" ? m_root : m_root + path; }
+  // The next bind's source is a path in the new root (made by an earlier step), not a host path.
+  Planner& within() {
+    m_within_next = true;
+    return *this;
+  }
   std::vector<MountStep> take() { return std::move(m_steps); }
 
 private:
   std::string m_root;
   std::vector<MountStep> m_steps;
+  bool m_within_next = false;
 };
 
 void plan_system_binds(Planner& p, const std::vector<HostEntry>& binds) {
@@ -89,7 +98,7 @@ void plan_proc(Planner& p) {
   // No nested user namespaces, even if seccomp were bypassed (bwrap --disable-userns).
   p.add(step(StepKind::write_optional, p.at("/proc/sys/user/max_user_namespaces"), "0"));
   for (const char* path : {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"}) {
-    p.bind(p.at(path), path, k_ro | MS_NOEXEC, true);
+    p.within().bind(p.at(path), path, k_ro | MS_NOEXEC, true);
   }
 }
 
@@ -110,7 +119,10 @@ std::vector<MountStep> plan_root(const RootSetup& s, const std::string& new_root
   Planner p(new_root);
   p.add(step(StepKind::make_private, "/", {}, MS_REC | MS_PRIVATE));
   p.add(step(StepKind::tmpfs, new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m,nr_inodes=4096"));
-  plan_system_binds(p, s.ro_binds);
+  // A bind under /tmp (a wheel folder in a temporary directory, say) goes on the sandbox's own /tmp, after it.
+  std::vector<HostEntry> early, under_tmp;
+  for (const auto& entry : s.ro_binds) (entry.path.rfind("/tmp/", 0) == 0 ? under_tmp : early).push_back(entry);
+  plan_system_binds(p, early);
   p.mkdir("/workspace");
   p.bind(s.workspace_source, "/workspace", MS_NOSUID | MS_NODEV);
   if (!s.home.empty()) {
@@ -123,6 +135,7 @@ std::vector<MountStep> plan_root(const RootSetup& s, const std::string& new_root
   }
   p.mkdir("/tmp");
   p.tmpfs("/tmp", MS_NOSUID | MS_NODEV, fmt::format("mode=1777,size={},nr_inodes={}", s.tmp_size, s.tmp_inodes));
+  plan_system_binds(p, under_tmp);
   plan_dev(p, s);
   plan_proc(p);
   plan_etc(p, s);

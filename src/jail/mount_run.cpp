@@ -16,10 +16,6 @@
 namespace sandpit::jail {
 namespace {
 
-bool under(const std::string& path, const std::string& root) {
-  return path == root || path.rfind(root + "/", 0) == 0;
-}
-
 Result<void> mkdir_p(const std::string& path) {
   for (std::size_t pos = 1; pos != std::string::npos;) {
     pos = path.find('/', pos + 1);
@@ -132,7 +128,7 @@ Result<void> run_plan(const std::vector<MountStep>& steps, const std::string& ne
   // Open host bind sources up front: the tmpfs over new_root may hide them later.
   std::map<std::string, sys::Fd> sources;
   for (const auto& s : steps) {
-    if (s.kind != StepKind::bind || under(s.source, new_root) || s.source.rfind("/proc/self/fd/", 0) == 0) continue;
+    if (s.kind != StepKind::bind || s.within || s.source.rfind("/proc/self/fd/", 0) == 0) continue;
     sys::Fd fd(::open(s.source.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid() && !s.optional) return errno_failure("open " + s.source);
     sources.emplace(s.source, std::move(fd));

@@ -4,6 +4,7 @@
 #include "sandpit/sys/fd.hpp"
 
 #include <cstring>
+#include <optional>
 #include <fmt/format.h>
 #include <string_view>
 #include <unistd.h>
@@ -11,12 +12,9 @@
 namespace sandpit::repl {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
 
 constexpr std::string_view k_red = "\x1b[31m";
 constexpr std::string_view k_reset = "\x1b[0m";
-constexpr auto k_quiet_before_spinner = 1s;
 
 bool is_base64(const std::string& text) {
   return !text.empty() && text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == std::string::npos;
@@ -50,9 +48,7 @@ std::string inline_image(ImageProtocol protocol, const std::string& base64) {
 
 CellSink::CellSink(const Style& style, bool spinner)
     : m_style(style), m_out(style.color ? Sgr::pass : Sgr::escape), m_err(style.color ? Sgr::pass : Sgr::escape),
-      m_started(Clock::now()), m_last_output(m_started) {
-  if (spinner) m_spinner = std::thread([this] { spin(); });
-}
+      m_spinner(spinner ? std::make_unique<Spinner>(style.utf8) : nullptr) {}
 
 CellSink::~CellSink() {
   // After a failed write, while the OutputError unwinds: stop the spinner, write no more.
@@ -67,25 +63,20 @@ void CellSink::on_stderr(std::string_view data) { write(STDERR_FILENO, data, m_e
 
 void CellSink::write(int fd, std::string_view data, TerminalEscaper& escaper) {
   std::lock_guard lock(m_mutex);
-  clear_spinner();
-  m_last_output = Clock::now();
+  std::optional<Spinner::Quiet> quiet;
+  if (m_spinner) quiet.emplace(*m_spinner);
   auto text = escaper.feed(data);
   if (text.empty()) return;
   m_line_start = text.back() == '\n';
+  if (quiet) quiet->line_start(m_line_start);
   if (fd == STDERR_FILENO && m_style.color) text = fmt::format("{}{}{}", k_red, text, k_reset);
   auto written = sys::write_all(fd, text);
   if (fd == STDOUT_FILENO) check_output(written);
 }
 
 void CellSink::finish() {
-  {
-    std::lock_guard lock(m_mutex);
-    m_stop = true;
-  }
-  m_wake.notify_all();
-  if (m_spinner.joinable()) m_spinner.join();
+  if (m_spinner) m_spinner->stop();
   std::lock_guard lock(m_mutex);
-  clear_spinner();
   auto out = m_out.flush();
   auto err = m_err.flush();
   if (!out.empty()) check_output(sys::write_all(STDOUT_FILENO, out));
@@ -93,28 +84,6 @@ void CellSink::finish() {
   if (!out.empty() || !err.empty()) m_line_start = false;
   if (!m_line_start) check_output(sys::write_all(STDOUT_FILENO, "\n"));
   m_line_start = true;
-}
-
-void CellSink::clear_spinner() {
-  if (!m_drawn) return;
-  (void)sys::write_all(STDERR_FILENO, "\r\x1b[K");
-  m_drawn = false;
-}
-
-void CellSink::spin() {
-  static constexpr std::string_view k_braille[] = {"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"};
-  static constexpr std::string_view k_ascii[] = {"|", "/", "-", "\\"};
-  std::unique_lock lock(m_mutex);
-  for (std::size_t frame = 0; !m_stop; ++frame) {
-    m_wake.wait_for(lock, 100ms);
-    auto now = Clock::now();
-    // Only at the start of a line: "\r" must not wipe a partial line of output.
-    if (m_stop || now - m_last_output < k_quiet_before_spinner || !m_line_start) continue;
-    auto glyph = m_style.utf8 ? k_braille[frame % 10] : k_ascii[frame % 4];
-    double seconds = std::chrono::duration<double>(now - m_started).count();
-    (void)sys::write_all(STDERR_FILENO, fmt::format("\r\x1b[K{} {:.1f}s", glyph, seconds));
-    m_drawn = true;
-  }
 }
 
 void print_result(const session::ExecResult& r, const Style& style, ImageProtocol protocol) {

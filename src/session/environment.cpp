@@ -43,7 +43,7 @@ std::map<std::string, std::string> proxy_environment(const std::vector<std::stri
   });
   const std::string bypass = loopback_allowed ? "" : "localhost,127.0.0.1,::1";
   return {{"HTTP_PROXY", url},         {"HTTPS_PROXY", url},          {"http_proxy", url},    {"https_proxy", url},
-          {"npm_config_proxy", url},   {"npm_config_https_proxy", url}, {"NO_PROXY", bypass}, {"no_proxy", bypass}};
+          {"npm_config_proxy", url},   {"npm_config_https_proxy", url}, {"PIP_PROXY", url}, {"NO_PROXY", bypass}, {"no_proxy", bypass}};
 }
 
 std::vector<std::string> sandbox_environment(const Profile& profile) {

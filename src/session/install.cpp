@@ -14,7 +14,9 @@
 #include "sandpit/session/packages.hpp"
 #include "sandpit/sys/fd.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
+#include <set>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
@@ -39,21 +41,16 @@ private:
   OutputSink& m_sink;
 };
 
+std::map<std::string, std::vector<std::string>> dist_infos(const files::Roots& roots);
+
 // name -> version of what is installed: pip's *.dist-info folders, or npm's node_modules/<name>/package.json.
 std::map<std::string, std::string> installed(const files::Roots& roots, Installer installer, const std::vector<PackageSpec>& specs) {
   std::map<std::string, std::string> out;
   if (installer == Installer::pip) {
-    try {
-      for (const auto& e : files::list_dir(roots, files::SandboxPath{files::Area::workspace, ".sandpit/python"}, 1)) {
-        const auto& n = e.name;
-        if (!S_ISDIR(e.st.st_mode) || n.size() < 11 || n.compare(n.size() - 10, 10, ".dist-info") != 0) continue;
-        const auto stem = n.substr(0, n.size() - 10);
-        const auto dash = stem.find('-');
-        if (dash == std::string::npos) continue;
-        out[parse_packages(Installer::pip, {stem.substr(0, dash)}).at(0).name] = stem.substr(dash + 1);
-      }
-    } catch (const Error&) {
-      // nothing installed yet
+    for (const auto& [name, folders] : dist_infos(roots)) {
+      const auto& n = folders.back();
+      const auto stem = n.substr(0, n.size() - 10);
+      out[name] = stem.substr(stem.find('-') + 1);
     }
     return out;
   }
@@ -69,6 +66,73 @@ std::map<std::string, std::string> installed(const files::Roots& roots, Installe
     }
   }
   return out;
+}
+
+// The *.dist-info folders in the pip target, by the normalized name of their package.
+std::map<std::string, std::vector<std::string>> dist_infos(const files::Roots& roots) {
+  std::map<std::string, std::vector<std::string>> out;
+  try {
+    for (const auto& e : files::list_dir(roots, files::SandboxPath{files::Area::workspace, k_python_packages_relative}, 1)) {
+      const auto& n = e.name;
+      if (!S_ISDIR(e.st.st_mode) || n.size() < 11 || n.compare(n.size() - 10, 10, ".dist-info") != 0) continue;
+      const auto dash = n.find('-');
+      if (dash == std::string::npos) continue;
+      out[parse_packages(Installer::pip, {n.substr(0, dash)}).at(0).name].push_back(n);
+    }
+  } catch (const Error&) {
+    // nothing installed yet
+  }
+  return out;
+}
+
+// The paths a dist-info's RECORD lists, relative to the target; none that leaves it.
+std::set<std::string> record_paths(const files::Roots& roots, const std::string& dist_info) {
+  std::set<std::string> out;
+  try {
+    auto opened = files::open_for_download(roots, files::SandboxPath{files::Area::workspace, std::string(k_python_packages_relative) + "/" + dist_info + "/RECORD"});
+    if (opened.size > (8u << 20)) return out;
+    std::string text(opened.size, '\0');
+    if (::pread(opened.fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) return out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      auto end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      auto line = text.substr(start, end - start);
+      start = end + 1;
+      auto path = line.substr(0, line.find(','));
+      if (path.size() > 1 && path.front() == '"') continue; // quoted (a comma in the name): leave it
+      if (path.empty() || path.front() == '/' || path.find("..") != std::string::npos) continue;
+      out.insert(path);
+    }
+  } catch (const Error&) {
+  }
+  return out;
+}
+
+// pip --target replaces a package's files but keeps the old version's dist-info (and files only the old
+// version had): remove those, so that what is installed is what metadata says.
+void prune_replaced(const files::Roots& roots, const std::map<std::string, std::vector<std::string>>& before) {
+  for (const auto& [name, now] : dist_infos(roots)) {
+    auto was = before.find(name);
+    if (was == before.end() || now.size() < 2) continue;
+    std::vector<std::string> fresh, stale;
+    for (const auto& d : now) (std::find(was->second.begin(), was->second.end(), d) == was->second.end() ? fresh : stale).push_back(d);
+    if (fresh.size() != 1) continue;
+    const auto keep = record_paths(roots, fresh[0]);
+    for (const auto& old : stale) {
+      for (const auto& path : record_paths(roots, old)) {
+        if (keep.count(path) || path.rfind(old + "/", 0) == 0) continue;
+        try {
+          files::remove_entry(roots, files::SandboxPath{files::Area::workspace, std::string(k_python_packages_relative) + "/" + path});
+        } catch (const Error&) {
+        }
+      }
+      try {
+        files::remove_entry(roots, files::SandboxPath{files::Area::workspace, std::string(k_python_packages_relative) + "/" + old});
+      } catch (const Error&) {
+      }
+    }
+  }
 }
 
 std::vector<std::string> installer_argv(const config::Config& config, Installer installer, const std::vector<PackageSpec>& missing) {
@@ -145,6 +209,7 @@ bool Session::install(const ExecRequest& request, OutputSink& sink, Canceller* c
     if (it == have.end() || (!spec.version.empty() && it->second != spec.version)) missing.push_back(spec);
   }
   if (!missing.empty()) {
+    const auto before = *installer == Installer::pip ? dist_infos(roots) : std::map<std::string, std::vector<std::string>>{};
     (void)files::make_dir(roots, files::SandboxPath{files::Area::workspace, ".sandpit/tmp"});
     // Reaches the package index only, and only while the installer runs.
     std::vector<std::string> rules = index_hosts(m_config, *installer);
@@ -175,6 +240,7 @@ bool Session::install(const ExecRequest& request, OutputSink& sink, Canceller* c
       const char* tool = *installer == Installer::pip ? "pip" : "npm";
       return fail("InstallError", fmt::format("{} exited with status {}: {}", tool, status, tail_lines(scratch.stderr_text + scratch.stdout_text, 3)));
     }
+    if (*installer == Installer::pip) prune_replaced(roots, before);
     have = installed(roots, *installer, specs);
   }
   for (const auto& spec : specs) {

@@ -39,6 +39,7 @@ struct MountStep {
   std::string data;         // tmpfs options
   bool recursive = false;   // bind/remount the whole subtree
   bool optional = false;    // a missing source or target is skipped, not fatal
+  bool within = false;      // the bind's source is in the new root (not a host path that happens to share its prefix)
 
   // "mount tmpfs on /tmp", "bind /usr read-only", ...: the step name in error messages.
   std::string describe(const std::string& new_root) const;

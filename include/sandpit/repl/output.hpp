@@ -2,14 +2,13 @@
 #pragma once
 
 #include "sandpit/repl/repl.hpp"
+#include "sandpit/repl/spinner.hpp"
 #include "sandpit/session/execution.hpp"
 #include "sandpit/util/terminal.hpp"
 
-#include <chrono>
-#include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
-#include <thread>
 
 namespace sandpit::repl {
 
@@ -43,18 +42,12 @@ public:
 
 private:
   void write(int fd, std::string_view data, TerminalEscaper& escaper);
-  void spin();
-  void clear_spinner();
 
   Style m_style;
   TerminalEscaper m_out, m_err;
   std::mutex m_mutex;
-  std::condition_variable m_wake;
-  std::chrono::steady_clock::time_point m_started, m_last_output;
   bool m_line_start = true;
-  bool m_drawn = false;
-  bool m_stop = false;
-  std::thread m_spinner;
+  std::unique_ptr<Spinner> m_spinner;
 };
 
 // After the output: "Out[n]: value" (the bare value in batch mode), each image's

@@ -13,6 +13,7 @@ namespace sandpit::session {
 
 // Where pip installs (on every Python's sys.path through PYTHONPATH) and npm's prefix.
 inline constexpr const char* k_python_packages = "/workspace/.sandpit/python";
+inline constexpr const char* k_python_packages_relative = ".sandpit/python"; // the same, in the workspace
 inline constexpr const char* k_npm_prefix = "/workspace";
 
 struct PackageSpec {

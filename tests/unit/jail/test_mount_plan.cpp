@@ -109,3 +109,18 @@ TEST_CASE("MountStep::describe, names the step as the user sees it") {
   MountStep bind{StepKind::bind, "/newroot/usr", "/usr", 0, {}, true, false};
   CHECK(bind.describe("/newroot") == "bind /usr on /usr");
 }
+
+TEST_CASE("plan_root, a bind under /tmp goes on the sandbox's /tmp, after it is mounted") {
+  RootSetup setup;
+  setup.ro_binds = {{"/tmp/wheels", HostEntry::Type::directory, {}}, {"/usr", HostEntry::Type::directory, {}}};
+  setup.workspace_source = "/proc/self/fd/4";
+  auto steps = plan_root(setup, "/newroot");
+  auto index_of = [&](StepKind kind, const std::string& target) {
+    return std::find_if(steps.begin(), steps.end(), [&](const MountStep& s) { return s.kind == kind && s.target == target; }) - steps.begin();
+  };
+  const auto tmp = index_of(StepKind::tmpfs, "/newroot/tmp");
+  const auto wheels = index_of(StepKind::bind, "/newroot/tmp/wheels");
+  REQUIRE(wheels < static_cast<long>(steps.size()));
+  CHECK(tmp < wheels);
+  CHECK(index_of(StepKind::bind, "/newroot/usr") < tmp);
+}
