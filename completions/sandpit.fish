@@ -6,7 +6,7 @@
 set -l commands exec shell install session upload download volume audit stats config doctor mcp serve
 set -l volume_actions info export import
 set -l config_actions show check path
-set -l session_actions list info stop restart reset
+set -l session_actions list info stop restart reset pool
 
 complete -c sandpit -f
 
@@ -60,11 +60,14 @@ complete -c sandpit -n '__fish_seen_subcommand_from shell' -l json -d 'Print one
 complete -c sandpit -n '__fish_seen_subcommand_from session' -s h -l help -d 'Print help and exit'
 complete -c sandpit -n '__fish_seen_subcommand_from session' -s w -l workspace -x -a '(__fish_complete_directories)' -d 'Workspace directory (default: $SANDPIT_WORKSPACE or .)'
 complete -c sandpit -n '__fish_seen_subcommand_from session' -l json -d 'Print JSON'
+complete -c sandpit -n '__fish_seen_subcommand_from session' -l wait -d 'pool: fill the pool and wait until it is full'
+complete -c sandpit -n '__fish_seen_subcommand_from session' -l drain -d 'pool: stop every ready sandbox'
 complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a list -d 'List the running sessions of every workspace'
 complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a info -d 'Show the session of the workspace'
 complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a stop -d 'Stop the session daemon of the workspace'
 complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a restart -d 'Restart the kernels, dropping interpreter state'
 complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a reset -d 'Restart the kernels and wipe /workspace'
+complete -c sandpit -n "__fish_seen_subcommand_from session; and not __fish_seen_subcommand_from $session_actions" -a pool -d 'Show and fill the pool of ready sandboxes'
 
 # sandpit upload [OPTIONS] ...
 complete -c sandpit -n '__fish_seen_subcommand_from upload' -s h -l help -d 'Print help and exit'

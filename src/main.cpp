@@ -3,6 +3,7 @@
 #include "sandpit/files/quota.hpp"
 #include "sandpit/jail/init.hpp"
 #include "sandpit/session/daemon.hpp"
+#include "sandpit/session/pool.hpp"
 
 #include <csignal>
 #include <cstring>
@@ -18,6 +19,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   // _exit: the daemon's client threads may still be winding down; the jail is already gone.
   if (argc >= 4 && std::strcmp(argv[1], sandpit::session::k_daemon_arg) == 0) ::_exit(sandpit::session::daemon_main(argc, argv));
+  if (argc == 5 && std::strcmp(argv[1], sandpit::session::pool::k_slot_arg) == 0) ::_exit(sandpit::session::pool::slot_main(argc, argv));
+  if (argc == 7 && std::strcmp(argv[1], sandpit::session::pool::k_fill_arg) == 0) return sandpit::session::pool::fill_main(argc, argv);
   if (argc == 3 && std::strcmp(argv[1], sandpit::files::k_keeper_arg) == 0) return sandpit::files::mount_keeper_main(argc, argv);
   return sandpit::cli::run(argc, argv);
 }

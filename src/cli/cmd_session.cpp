@@ -1,10 +1,11 @@
-// `sandpit session list|info|stop|restart|reset`: the workspace session daemons.
+// `sandpit session list|info|stop|restart|reset|pool`: the workspace session daemons, and the warm pool.
 #include "commands.hpp"
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/files/quota.hpp"
 #include "sandpit/core/paths.hpp"
 #include "sandpit/session/client.hpp"
+#include "sandpit/session/pool.hpp"
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/strings.hpp"
 #include "sandpit/util/terminal.hpp"
@@ -80,16 +81,22 @@ public:
   std::string_view summary() const override { return "List, inspect, stop, restart or reset workspace sessions"; }
 
   void add_to(CLI::App& app) override {
-    app.add_option("action", m_action, "list, info, stop, restart (drops interpreter state) or reset (also wipes /workspace)")
+    app.add_option("action", m_action,
+                   "list, info, stop, restart (drops interpreter state), reset (also wipes /workspace), or pool (the ready sandboxes)")
         ->required()
-        ->check(CLI::IsMember({"list", "info", "stop", "restart", "reset"}))
+        // The description names the actions: the validator's own {a,b,...} would not fit a narrow terminal.
+        ->check(CLI::IsMember({"list", "info", "stop", "restart", "reset", "pool"}).description(""))
         ->type_name("ACTION");
     app.add_option("-w,--workspace", m_workspace, "Workspace directory (default: $SANDPIT_WORKSPACE or .)")->type_name("DIR");
     app.add_flag("--json", m_json, "Print JSON");
+    app.add_flag("--wait", m_wait, "pool: fill the pool and wait until it is full");
+    app.add_flag("--drain", m_drain, "pool: stop every ready sandbox");
   }
 
   ExitCode run(Context& context) override {
     if (m_action == "list") return list();
+    if (m_action == "pool") return pool(context);
+    if (m_wait || m_drain) throw Error(ExitCode::usage, m_wait ? "--wait" : "--drain", "only with 'session pool'");
     auto workspace = Workspace::resolve(m_workspace);
     auto client = session::Client::connect(workspace, context.config_file, session::Start::no);
     if (m_action == "info") {
@@ -139,6 +146,34 @@ private:
     return ExitCode::success;
   }
 
+  ExitCode pool(Context& context) const {
+    const auto& config = context.config();
+    const session::pool::Shape shape; // the CLI's sandboxes (serve's have a home of their own)
+    std::uint64_t drained = 0;
+    if (m_drain) drained = session::pool::drain();
+    else session::pool::request_fill(config, context.config_file, shape);
+    auto now = session::pool::status(config, shape);
+    for (int i = 0; m_wait && now.ready < config.pool && i < 3000; ++i) {
+      if (i % 50 == 49) session::pool::request_fill(config, context.config_file, shape); // a slot that failed to start: try again
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      now = session::pool::status(config, shape);
+    }
+    if (m_wait && now.ready < config.pool) {
+      throw Error(ExitCode::sandbox_setup, "session pool", fmt::format("{} of {} sandboxes ready after 5 minutes (see {})", now.ready, config.pool,
+                                                                        session::pool::slots_dir(config, shape).string()));
+    }
+    if (m_json) {
+      json out = {{"size", config.pool}, {"ready", now.ready}, {"starting", now.starting}};
+      if (m_drain) out["drained"] = drained;
+      fmt::print("{}\n", out.dump());
+    } else if (m_drain) {
+      fmt::print("{} pool sandbox{} stopped\n", drained, drained == 1 ? "" : "es");
+    } else {
+      fmt::print("pool: {} ready, {} starting (session.pool = {})\n", now.ready, now.starting, config.pool);
+    }
+    return ExitCode::success;
+  }
+
   void print_info(const json& info, bool running) const {
     if (m_json) {
       fmt::print("{}\n", info.dump());
@@ -168,6 +203,8 @@ private:
   std::string m_action;
   std::string m_workspace;
   bool m_json = false;
+  bool m_wait = false;
+  bool m_drain = false;
 };
 
 } // namespace

@@ -83,7 +83,8 @@ session::ExecResult run_fresh(Context& context, const session::ExecRequest& requ
 session::ExecResult run_in_session(Context& context, const session::ExecRequest& request, const Workspace& workspace,
                                    const ExecOptions& options, const session::Caller& caller, session::OutputSink& sink) {
   auto client = session::Client::connect(workspace, context.config_file, session::Start::yes,
-                                         std::string(kernels::name_of(request.language)), context.config().max_sessions);
+                                         std::string(kernels::name_of(request.language)), context.config().max_sessions,
+                                         &context.config());
   trace::mark("connected");
   session::protocol::Execute e;
   e.language = std::string(kernels::name_of(request.language));

@@ -108,6 +108,7 @@ void seal_system(Config& config) {
   config.system_mode = config.policy_mode;
   config.system_keep_background = config.keep_background;
   config.system_max_sessions = config.max_sessions;
+  config.system_pool = config.pool;
   config.system_patterns = config.patterns.size();
 }
 

@@ -55,6 +55,12 @@ struct Setter {
     if (!i || *i <= 0) bad();
     return static_cast<std::uint64_t>(*i);
   }
+  // 0 or more.
+  std::uint64_t count() const {
+    auto i = node.value_exact<std::int64_t>();
+    if (!i || *i < 0) bad();
+    return static_cast<std::uint64_t>(*i);
+  }
   bool boolean() const {
     auto b = node.value_exact<bool>();
     if (!b) bad();
@@ -154,6 +160,15 @@ void set_session(const Setter& s) {
   } else if (s.key.name == "session.max_sessions") {
     c.max_sessions = s.whole();
     if (c.system_max_sessions) s.at_most(c.max_sessions, *c.system_max_sessions, std::to_string(*c.system_max_sessions));
+  } else if (s.key.name == "session.pool") {
+    c.pool = s.count();
+    if (c.system_pool) s.at_most(c.pool, *c.system_pool, std::to_string(*c.system_pool));
+    if (c.pool > 64) s.refuse(fmt::format("at most 64, got {}", c.pool));
+  } else if (s.key.name == "session.pool_languages") {
+    c.pool_languages = s.list();
+    for (const auto& language : c.pool_languages) {
+      if (language != "python" && language != "javascript") s.refuse(fmt::format("\"{}\" is not python or javascript", language));
+    }
   }
 }
 
@@ -223,6 +238,14 @@ void set_other(const Setter& s) {
   else if (name == "mcp.max_output") {
     c.mcp_max_output = s.whole();
     s.at_least(c.mcp_max_output, 1000, false);
+  }
+  else if (name == "languages.python.preload") {
+    c.python_preload = s.list();
+    for (const auto& module : c.python_preload) {
+      const bool dotted_name = !module.empty() && module.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") == std::string::npos &&
+                               module.front() != '.' && module.back() != '.' && module.find("..") == std::string::npos && !std::isdigit(static_cast<unsigned char>(module.front()));
+      if (!dotted_name) s.refuse(fmt::format("\"{}\" is not a module name", module));
+    }
   }
   else if (strings::starts_with(name, "languages.")) {
     auto argv = s.list();

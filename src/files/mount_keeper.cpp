@@ -18,6 +18,7 @@
 #include "sandpit/core/paths.hpp"
 #include "sandpit/sys/unix_socket.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -149,6 +150,11 @@ private:
       at = end + 1;
     }
     try {
+      if (fields.size() == 5 && fields[0] == "move") {
+        move(fields[1], fields[2], fields[3], fields[4]);
+        (void)sys::send_message(connection.fd.get(), "ok");
+        return;
+      }
       if (fields.empty() || fields[0] != "mount" || fields.size() % 4 != 1) image::fail("mount keeper", "malformed request");
       for (std::size_t f = 1; f < fields.size(); f += 4) {
         image::Area area{fields[f + 1], fields[f + 2], std::stoull(fields[f]), fields[f + 3]};
@@ -163,6 +169,31 @@ private:
     } catch (const std::exception& e) {
       (void)sys::send_message(connection.fd.get(), fmt::format("fail{0}mount keeper{0}{1}", '\0', e.what()));
     }
+  }
+
+  // A pool sandbox's workspace becomes a workspace's: its image, lock and log renamed, its mount moved, and every
+  // lease on it now on the new folder (so that a later request for the workspace finds this fuse2fs, not a second one).
+  void move(const std::string& from, const std::string& to, const std::filesystem::path& image, const std::filesystem::path& lock) {
+    const auto home = state_home().string() + "/";
+    for (const auto& path : {from, to, image.string(), lock.string()}) {
+      if (path.rfind(home, 0) != 0 || path.find("/../") != std::string::npos) image::fail("move " + from, "not in sandpit's state folder " + home);
+    }
+    auto it = m_mounts.find(from);
+    if (it == m_mounts.end() || it->second.pid <= 0) image::fail("move " + from, "it is not mounted");
+    if (m_mounts.count(to) != 0) image::fail("move " + from, to + " is mounted already");
+    const auto old_image = it->second.image;
+    const auto old_lock = old_image.parent_path() / "image.lock";
+    for (const auto& [a, b] : {std::pair{old_image, image}, std::pair{old_lock, lock},
+                               std::pair{std::filesystem::path(old_image.string() + ".fuse2fs.log"), std::filesystem::path(image.string() + ".fuse2fs.log")}}) {
+      if (::rename(a.c_str(), b.c_str()) != 0 && errno != ENOENT) image::fail("rename " + a.string(), std::strerror(errno));
+    }
+    if (::mount(from.c_str(), to.c_str(), nullptr, MS_MOVE, nullptr) != 0) image::fail("move the mount " + from, std::strerror(errno));
+    Mount moved = std::move(it->second);
+    moved.image = image;
+    m_mounts.erase(it);
+    m_mounts.emplace(to, std::move(moved));
+    for (auto& c : m_connections) std::replace(c.dirs.begin(), c.dirs.end(), from, to);
+    fmt::print(stderr, "mount keeper: {} moved to {}\n", from, to);
   }
 
   // Mounts `area` unless it is mounted already; one more lease on it either way.

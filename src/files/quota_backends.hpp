@@ -14,11 +14,13 @@ namespace sandpit::files {
 // Root: the images on loop devices, mounted in a private mount namespace of the calling thread.
 QuotaStatus loop_support();
 void enter_loop_mounts(const std::vector<image::Area>& areas);
+void move_loop_area(const image::Area& from, const image::Area& to);
 
 // Not root: fuse2fs mounts in the user's mount keeper (one user+mount namespace per
 // user); the calling process joins that namespace when it is single-threaded.
 QuotaStatus fuse_support();
 void enter_fuse_mounts(const std::vector<image::Area>& areas);
+void move_fuse_area(const image::Area& from, const image::Area& to);
 
 // Where this thread reaches the mounted area `dir`: `dir` itself when it is a mount
 // point here, else through /proc/<keeper>/root when this process holds the keeper's

@@ -165,6 +165,25 @@ void enter_fuse_mounts(const std::vector<image::Area>& areas) {
   held.connections.push_back(std::move(connection));
 }
 
+void move_fuse_area(const image::Area& from, const image::Area& to) {
+  auto& held = leases();
+  std::lock_guard lock(held.mutex);
+  std::string request("move");
+  for (const auto& field : {from.dir.string(), to.dir.string(), to.image.string(), to.lock_file.string()}) {
+    request.push_back('\0');
+    request += field;
+  }
+  sys::Message reply;
+  auto connection = connect_keeper(request, reply);
+  if (reply.data.rfind("fail", 0) == 0) {
+    auto what = reply.data.substr(std::min<std::size_t>(5, reply.data.size()));
+    auto nul = what.find('\0');
+    throw Error(ExitCode::sandbox_setup, what.substr(0, nul), nul == std::string::npos ? "" : what.substr(nul + 1));
+  }
+  if (reply.data != "ok") fail("ask the mount keeper", "unexpected answer");
+  if (held.dirs.erase(from.dir.string()) != 0) held.dirs.insert(to.dir.string());
+}
+
 std::filesystem::path area_view(const std::filesystem::path& dir) {
   if (image::is_mountpoint(dir)) return dir;
   auto& held = leases();

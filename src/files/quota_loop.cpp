@@ -120,4 +120,13 @@ void enter_loop_mounts(const std::vector<image::Area>& areas) {
   for (const auto& area : areas) mount_area(area);
 }
 
+void move_loop_area(const image::Area& from, const image::Area& to) {
+  // The loop device holds the image open and finds it again by device and inode: a rename is safe.
+  for (const auto& [a, b] : {std::pair{from.image, to.image}, std::pair{hint_file(from.image), hint_file(to.image)},
+                             std::pair{from.lock_file, to.lock_file}}) {
+    if (::rename(a.c_str(), b.c_str()) != 0 && errno != ENOENT) fail("rename " + a.string(), std::strerror(errno));
+  }
+  if (::mount(from.dir.c_str(), to.dir.c_str(), nullptr, MS_MOVE, nullptr) != 0) fail("move the mount " + from.dir.string(), std::strerror(errno));
+}
+
 } // namespace sandpit::files

@@ -159,6 +159,15 @@
       const source = pending.subarray(newline + 1, newline + 1 + Number(size)).toString();
       pending = pending.subarray(newline + 1 + Number(size));
       if (op === 'refresh') continue; // new packages: Node resolves afresh anyway
+      if (op === 'setenv') {
+        // The session took a workspace whose profile sets variables (a pool sandbox): from now on.
+        queue = queue.then(() => {
+          try {
+            for (const [k, v] of Object.entries(JSON.parse(source))) process.env[k] = String(v);
+          } catch {}
+        });
+        continue;
+      }
       if (op === 'env') {
         queue = queue.then(() => {
           try {

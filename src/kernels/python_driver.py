@@ -130,6 +130,10 @@ def _driver():
         if op == "env":
             scoped.update(_cold()["env"](src))
             continue
+        if op == "setenv":
+            # The session took a workspace whose profile sets variables (a pool sandbox): from now on.
+            os.environ.update(_cold()["env"](src))
+            continue
         if op == "refresh":
             # Packages were installed: forget the import system's negative look-ups.
             import importlib

@@ -98,7 +98,7 @@ json SandpitTools::run_code(const json& arguments, Call& call) {
   for (const auto& finding : session::admit(config, caller, workspace, run.request)) notes += "sandpit: " + session::warning_text(finding) + "\n";
 
   const auto language = std::string(kernels::name_of(run.request.language));
-  auto client = session::Client::connect(workspace, m_env.options().config_file, session::Start::yes, language, config.max_sessions);
+  auto client = session::Client::connect(workspace, m_env.options().config_file, session::Start::yes, language, config.max_sessions, &config);
   session::protocol::Execute e;
   e.language = language;
   e.code = run.request.code;

@@ -142,7 +142,7 @@ private:
   session::Client& client() {
     if (!m_client) {
       m_client = session::Client::connect(m_workspace, m_options.config_file, session::Start::yes,
-                                          std::string(kernels::name_of(m_language)), m_config.max_sessions);
+                                          std::string(kernels::name_of(m_language)), m_config.max_sessions, &m_config);
     }
     return *m_client;
   }

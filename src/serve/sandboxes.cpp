@@ -2,6 +2,7 @@
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/session/daemon.hpp"
+#include "sandpit/session/pool.hpp"
 #include "sandpit/session/profile.hpp"
 
 #include <csignal>
@@ -41,7 +42,10 @@ void wait_gone(const Workspace& workspace, pid_t pid) {
 fs::path sandbox_folder(const std::string& id) { return state_home() / "serve" / "sandboxes" / id; }
 
 Sandboxes::Sandboxes(const config::Config& config, std::string config_file)
-    : m_config(config), m_config_file(std::move(config_file)), m_reaper([this] { reap(); }) {}
+    : m_config(config), m_config_file(std::move(config_file)), m_reaper([this] { reap(); }) {
+  // Sandboxes made ahead for the first Sandbox.create() (session.pool; every later create refills it).
+  session::pool::request_fill(m_config, m_config_file, {k_home, k_user});
+}
 
 Sandboxes::~Sandboxes() {
   kill_all();
@@ -112,7 +116,7 @@ std::shared_ptr<Sandbox> Sandboxes::create(const CreateSpec& spec) {
     session::save_profile(sandbox->workspace, profile);
     // A code interpreter's first request is almost always Python: that kernel starts with the jail.
     const bool interpreter = sandbox->template_id.find("code-interpreter") != std::string::npos;
-    live.lease = session::Client::connect(sandbox->workspace, m_config_file, session::Start::yes, interpreter ? "python" : "", 0);
+    live.lease = session::Client::connect(sandbox->workspace, m_config_file, session::Start::yes, interpreter ? "python" : "", 0, &m_config);
     live.daemon_pid = live.lease->hello().value("pid", -1);
   } catch (const Error& e) {
     destroy(std::move(live));

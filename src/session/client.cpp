@@ -3,6 +3,7 @@
 #include "sandpit/core/error.hpp"
 #include "sandpit/core/version.hpp"
 #include "sandpit/session/daemon.hpp"
+#include "sandpit/session/pool.hpp"
 #include "sandpit/sys/unix_socket.hpp"
 #include "sandpit/util/trace.hpp"
 
@@ -83,10 +84,10 @@ std::uint64_t live_daemons() {
   return n;
 }
 
-// Starts the daemon unless the user already runs session.max_sessions of them.
-// One start at a time per user, so two starts cannot both take the last place.
+// Starts the daemon (or takes a pool sandbox for it) unless the user already runs session.max_sessions of
+// them. One start at a time per user, so two starts cannot both take the last place.
 void start_within_budget(const Workspace& workspace, const std::string& config_file, const std::string& language,
-                         std::uint64_t max_sessions) {
+                         std::uint64_t max_sessions, const config::Config* pool_config) {
   sys::Fd lock;
   if (max_sessions > 0) {
     lock = sys::Fd(::open((state_home() / "start.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -96,8 +97,13 @@ void start_within_budget(const Workspace& workspace, const std::string& config_f
                                         "(see 'sandpit session list'; stop one with 'sandpit session stop -w DIR')", n));
     }
   }
+  if (pool_config && pool::claim(*pool_config, workspace)) {
+    trace::mark("pool sandbox taken");
+    return;
+  }
   spawn_daemon(workspace, config_file, language);
 }
+
 
 std::optional<sys::Fd> try_connect(const Workspace& workspace) {
   auto fd = sys::connect_unix(workspace.state_dir.string(), "socket");
@@ -110,7 +116,7 @@ std::optional<sys::Fd> try_connect(const Workspace& workspace) {
 } // namespace
 
 std::optional<Client> Client::connect(const Workspace& workspace, const std::string& config_file, Start start,
-                                      const std::string& first_language, std::uint64_t max_sessions) {
+                                      const std::string& first_language, std::uint64_t max_sessions, const config::Config* pool_config) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto fd = try_connect(workspace);
     if (!fd && start == Start::no) return std::nullopt;
@@ -120,7 +126,7 @@ std::optional<Client> Client::connect(const Workspace& workspace, const std::str
       if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) fail("lock " + lock_path(workspace), std::strerror(errno));
       fd = try_connect(workspace); // another client may have started it while we waited
       if (!fd) {
-        start_within_budget(workspace, config_file, first_language, max_sessions);
+        start_within_budget(workspace, config_file, first_language, max_sessions, pool_config);
         trace::mark("daemon started");
         fd = try_connect(workspace);
       }

@@ -9,6 +9,7 @@
 #include "turns.hpp"
 
 #include "sandpit/core/error.hpp"
+#include "sandpit/session/pool.hpp"
 #include "sandpit/session/protocol.hpp"
 #include "sandpit/session/session.hpp"
 #include "sandpit/sys/unix_socket.hpp"
@@ -328,6 +329,7 @@ private:
             {"memory_bytes", m_info.memory_bytes},
             {"processes", m_info.processes},
             {"init_pid", m_session->jail().init_pid()},
+            {"pooled", m_info.pooled},
             {"clients", m_active}};
   }
 
@@ -356,7 +358,8 @@ std::string socket_path(const Workspace& workspace) { return (workspace.state_di
 std::string lock_path(const Workspace& workspace) { return (workspace.state_dir / "lock").string(); }
 std::string alive_path(const Workspace& workspace) { return (workspace.state_dir / "alive").string(); }
 
-int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd, const std::string& warm_language) {
+int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd, const std::string& warm_language,
+               const std::string& config_file) {
   auto report = [&](const std::string& line) {
     if (ready_fd < 0) return;
     (void)sys::write_all(ready_fd, line + "\n");
@@ -382,9 +385,16 @@ int run_daemon(const Workspace& workspace, const config::Config& config, int rea
     report(fmt::format("125\tsession daemon: {}", listener.failure().message()));
     return 125;
   }
-  Daemon daemon(std::move(session), std::move(listener).value(), workspace, config);
   report("ok");
   trace::mark("daemon: listening");
+  // A cold start: the pool had nothing ready for this workspace (or is off); it makes some for the next ones.
+  pool::refill_later(config, config_file, pool::Shape::of(session->profile()));
+  return serve_session(std::move(session), std::move(listener).value(), workspace, config);
+}
+
+int serve_session(std::unique_ptr<Session> session, sys::Fd listener, const Workspace& workspace, const config::Config& config) {
+  Daemon daemon(std::move(session), std::move(listener), workspace, config);
+  trace::mark("daemon: serving");
   daemon.serve();
   // New clients must start a new daemon from here on; this one is leaving.
   ::unlink(socket_path(workspace).c_str());
@@ -403,7 +413,7 @@ int daemon_main(int argc, char** argv) {
   try {
     auto workspace = Workspace::resolve(argv[2]);
     auto config = config::load({argc > 4 ? argv[4] : ""});
-    return run_daemon(workspace, config, ready_fd, argc > 5 ? argv[5] : "");
+    return run_daemon(workspace, config, ready_fd, argc > 5 ? argv[5] : "", argc > 4 ? argv[4] : "");
   } catch (const Error& e) {
     (void)sys::write_all(ready_fd, fmt::format("{}\t{}: {}\n", static_cast<int>(e.code()), e.subject(), e.reason()));
     return static_cast<int>(e.code());

@@ -218,7 +218,7 @@ bool Session::install(const ExecRequest& request, OutputSink& sink, Canceller* c
     proxy::Options options;
     options.allow = proxy::AllowList::parse(rules);
     options.channel = "install";
-    options.on_close = m_on_connection;
+    options.on_close = [this](const proxy::Connection& c) { audit_connection(c); };
     proxy::Proxy index_proxy(std::move(listener).value(), std::move(options));
     ExecResult scratch;
     ToStderr to_stderr(sink);

@@ -101,6 +101,15 @@ Session::~Session() {
   m_processes.reset();
 }
 
+void Session::audit_connection(const proxy::Connection& connection) const {
+  std::function<void(const proxy::Connection&)> audit;
+  {
+    std::lock_guard lock(m_audit_mutex);
+    audit = m_on_connection;
+  }
+  if (audit) audit(connection);
+}
+
 files::Roots Session::open_roots() const {
   const auto root = fmt::format("/proc/{}/root", m_jail->init_pid());
   sys::Fd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -166,7 +175,8 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
     if (!listener) throw Error(ExitCode::sandbox_setup, "start the egress proxy", listener.failure().message());
     proxy::Options options;
     options.allow = proxy::AllowList::parse(config.network_allow);
-    options.on_close = session->m_on_connection;
+    // Through the session: a pool sandbox's auditor changes when it takes its workspace (adopt).
+    options.on_close = [s = session.get()](const proxy::Connection& c) { s->audit_connection(c); };
     session->m_code_proxy = std::make_unique<proxy::Proxy>(std::move(listener).value(), std::move(options));
   }
   if (with_kernel) {
@@ -420,6 +430,7 @@ SessionInfo Session::info() const {
   SessionInfo info;
   info.name = m_name;
   info.workspace = m_workspace;
+  info.pooled = m_pooled;
   info.uptime_s = std::chrono::duration<double>(Clock::now() - m_started).count();
   {
     std::lock_guard lock(m_mutex);

@@ -10,12 +10,14 @@ export const SANDPIT = process.env.SANDPIT_BIN || path.resolve(here, '../../buil
 
 // One `sandpit serve` for a test file. Its three `export` lines become process.env, where the SDKs read them.
 export class Served {
-  constructor(name, { config = '', args = [] } = {}) {
+  // `pool`: the warm pool's size (session.pool); none unless a test asks, so that no other test pays for filling it.
+  constructor(name, { config = '', args = [], pool = 0 } = {}) {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), `sandpit-e2b-${name}-`));
     this.state = path.join(this.root, 'state');
     this.configFile = path.join(this.root, 'sandpit.toml');
     fs.mkdirSync(this.state);
-    fs.mkdirSync(path.join(this.root, 'config'));
+    fs.mkdirSync(path.join(this.root, 'config', 'sandpit'), { recursive: true });
+    fs.writeFileSync(path.join(this.root, 'config', 'sandpit', 'config.toml'), `[session]\npool = ${pool}\n`);
     fs.writeFileSync(this.configFile, config);
     this.args = args;
     this.stderr = '';

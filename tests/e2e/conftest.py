@@ -28,6 +28,10 @@ class Sandpit:
             d.mkdir(parents=True, exist_ok=True)
         self.config_file = root / "sandpit.toml"
         self.config_file.write_text("")
+        # No warm pool unless a test asks for one (test_pool.py): pool sandboxes filling in the background
+        # would slow every other test and outlive it. The user config, so that configure() keeps this.
+        (self.config_home / "sandpit").mkdir()
+        (self.config_home / "sandpit" / "config.toml").write_text("[session]\npool = 0\n")
         self.system_file = root / "system.toml"  # read as the system config once written
 
     def system(self, text: str):

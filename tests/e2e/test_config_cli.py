@@ -18,9 +18,8 @@ def test_show_prints_every_value_with_its_origin(sp):
 
 def test_precedence_system_then_user_then_explicit_file(sp):
     sp.system('[limits]\nmemory = "256MiB"\ntimeout = "20s"\n')
-    (sp.config_home / "sandpit").mkdir()
-    user = sp.config_home / "sandpit" / "config.toml"
-    user.write_text('[limits]\nmemory = "128MiB"\ntimeout = "10s"\n')
+    user = sp.config_home / "sandpit" / "config.toml"  # made by the fixture (pool = 0)
+    user.write_text('[session]\npool = 0\n[limits]\nmemory = "128MiB"\ntimeout = "10s"\n')
     sp.configure('[limits]\ntimeout = "5s"\n')
     shown = json.loads(sp.run("config", "show", "--json", check=SUCCESS).stdout)
     assert shown["limits.memory"] == {"value": "128MiB", "origin": str(user)}

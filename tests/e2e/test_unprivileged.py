@@ -30,6 +30,10 @@ def make_user_env(fuse_mode):
         os.chown(root / sub, NOBODY, NOBODY)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(root / "home"), "LANG": "C.UTF-8",
            "XDG_STATE_HOME": str(root / "home" / "state"), "XDG_CONFIG_HOME": str(root / "home" / "config")}
+    (root / "home" / "config" / "sandpit").mkdir(parents=True)
+    (root / "home" / "config" / "sandpit" / "config.toml").write_text("[session]\npool = 0\n")  # as conftest's Sandpit
+    for sub in ("config", "config/sandpit", "config/sandpit/config.toml"):
+        os.chown(root / "home" / sub, NOBODY, NOBODY)
     dev = root / "dev"
     setup = (f"mount -t tmpfs -o mode=755 sandpit-dev {dev} && mknod -m {fuse_mode:o} {dev}/fuse c 10 229 && "
              f"mount --bind {dev}/fuse /dev/fuse && exec \"$@\"")

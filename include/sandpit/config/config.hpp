@@ -51,6 +51,9 @@ struct Config {
   units::Millis idle_timeout{15 * 60'000};
   bool keep_background = true; // session.background = "keep" | "kill"
   std::uint64_t max_sessions = 16;
+  std::uint64_t pool = 2;                                  // session.pool
+  std::vector<std::string> pool_languages{"python"};       // session.pool_languages
+  std::vector<std::string> python_preload{"numpy", "pandas", "matplotlib.pyplot"}; // languages.python.preload
   bool network_enabled = false;
   std::vector<std::string> network_allow; // hosts code may reach through the egress proxy
   struct Packages {
@@ -87,6 +90,7 @@ struct Config {
   std::optional<PolicyMode> system_mode;
   std::optional<bool> system_keep_background;
   std::optional<std::uint64_t> system_max_sessions;
+  std::optional<std::uint64_t> system_pool;
   // The system config's network.allow and packages.allow, when it set them: later files may only keep a subset.
   std::optional<std::vector<std::string>> system_network_allow;
   std::optional<std::vector<std::string>> system_packages_allow;

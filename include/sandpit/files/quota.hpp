@@ -38,6 +38,12 @@ QuotaStatus enter_quota_mounts(const config::Config& config, const Workspace& wo
 // The same for /persist alone (volume commands, which have no workspace).
 QuotaStatus enter_persist_mount(const config::Config& config);
 
+// A pool sandbox's workspace becomes `to`'s (a new workspace: no image, no files yet): the image, its lock
+// and loop hint are renamed into `to`'s state folder and the mount moves to `to.files_dir` (in this
+// thread's namespace as root, in the mount keeper's otherwise; without quotas the folder itself moves).
+// The jail that has the area mounted keeps it. Throws Error(sandbox_setup).
+void move_workspace_area(const Workspace& from, const Workspace& to);
+
 // "/workspace is full (limits.workspace = 32MiB, 610KiB left) ..." for each area
 // with less than 2% (at least 1MiB) left, as this thread's mounts see them; "" when none is.
 std::string full_areas(const config::Config& config, const Workspace& workspace);

@@ -1,6 +1,8 @@
 // Client: a connection to a workspace's session daemon, started on demand, that runs executions and session commands.
 #pragma once
 
+#include "sandpit/config/config.hpp"
+
 #include "sandpit/core/paths.hpp"
 #include "sandpit/files/files.hpp"
 #include "sandpit/session/execution.hpp"
@@ -34,8 +36,11 @@ public:
   // kernel while the client is still connecting.
   // `max_sessions` (session.max_sessions; 0: no limit) bounds how many daemons
   // this user may have running when a new one would start.
+  // `pool_config`: take a ready sandbox from the warm pool for a new workspace
+  // (session.pool, pool.hpp), and refill the pool after a start.
   static std::optional<Client> connect(const Workspace& workspace, const std::string& config_file, Start start,
-                                       const std::string& first_language = "", std::uint64_t max_sessions = 0);
+                                       const std::string& first_language = "", std::uint64_t max_sessions = 0,
+                                       const config::Config* pool_config = nullptr);
 
   // Runs one execution; output reaches `sink` as it is produced. SIGINT
   // (Ctrl-C) while it runs interrupts the code, not this process. `on_event`,

@@ -4,6 +4,9 @@
 #include "sandpit/config/config.hpp"
 #include "sandpit/core/paths.hpp"
 
+#include "sandpit/sys/fd.hpp"
+
+#include <memory>
 #include <string>
 
 namespace sandpit::session {
@@ -20,7 +23,14 @@ std::string alive_path(const Workspace& workspace);
 // Serves until idle for config.idle_timeout or told to shut down. Writes "ok\n"
 // (or one line of error) to `ready_fd` once clients may connect. Returns the exit code.
 // `warm_language`: a kernel to start right after the jail, while the first client connects.
-int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd, const std::string& warm_language = "");
+// `config_file`: where `config` came from, for the pool sandboxes a cold start asks for (pool.hpp).
+int run_daemon(const Workspace& workspace, const config::Config& config, int ready_fd, const std::string& warm_language = "",
+               const std::string& config_file = "");
+
+class Session;
+// Serves `session` as `workspace`'s daemon on `listener` (bound at socket_path) until idle or shut down,
+// then tears it down. run_daemon ends here, and so does a pool sandbox once it has its workspace.
+int serve_session(std::unique_ptr<Session> session, sys::Fd listener, const Workspace& workspace, const config::Config& config);
 
 // Entry point for `sandpit __session-daemon <workspace> <ready-fd> [<config file> [<language>]]`.
 int daemon_main(int argc, char** argv);

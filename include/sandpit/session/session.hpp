@@ -49,6 +49,7 @@ struct SessionInfo {
   std::vector<KernelInfo> kernels;
   std::size_t processes = 0;      // commands running beside the kernels
   std::uint64_t memory_bytes = 0; // of the whole jail, when a cgroup measures it
+  bool pooled = false;            // made ahead in the warm pool, then given this workspace
 };
 
 // Thread-safe where a front end needs it: executions in different contexts,
@@ -82,6 +83,13 @@ public:
   // Kills every process in the jail without touching session state: the one
   // call that is safe from another thread while an execution runs.
   void interrupt_all() { m_jail->kill_all(); }
+  // A pool sandbox (pool.cpp): starts the kernels of `languages`, loads their drivers and imports `preload`
+  // in Python, so that the first cell after adopt() pays for none of it. Counts nothing. Throws Error.
+  void warm(const std::vector<kernels::Language>& languages, const std::vector<std::string>& preload);
+  // The pool sandbox becomes `workspace`'s session: its name, audit records and outputs are the workspace's,
+  // and the profile's variables reach every process from now on (kernels included). The caller moved the
+  // workspace's files to it (files::move_area).
+  void adopt(const config::Config& config, const Workspace& workspace, const Profile& profile);
   SessionInfo info() const;
   const std::string& name() const { return m_name; }
   const jail::Jail& jail() const { return *m_jail; }
@@ -115,18 +123,22 @@ private:
   // The install step before the code (install.cpp). false: it failed, and `result` says why.
   bool install(const ExecRequest& request, OutputSink& sink, Canceller* canceller, ExecResult& result);
   void finish_run(ExecResult& result, const RunOutcome& outcome, const ExecRequest& request);
+  // Audits one proxied connection with the session's current auditor.
+  void audit_connection(const proxy::Connection& connection) const;
   jail::SpawnRequest spawn_request(std::vector<std::string> argv, const Channels& c, int third, std::string cwd = "") const;
 
   config::Config m_config;
   std::unique_ptr<jail::Jail> m_jail;
   std::unique_ptr<ProcessTable> m_processes; // before m_jail goes: its pumps wait on the jail
   std::unique_ptr<proxy::Proxy> m_code_proxy; // network.allow's way out; destroyed before the jail
-  std::function<void(const proxy::Connection&)> m_on_connection; // audits each proxied connection
+  std::function<void(const proxy::Connection&)> m_on_connection; // audits each proxied connection (m_audit_mutex)
+  mutable std::mutex m_audit_mutex;
   std::string m_name;
   std::string m_workspace;
   fs::path m_files_dir; // /workspace on the host: image paths are reported there
   Lifetime m_lifetime;
   Profile m_profile;
+  bool m_pooled = false; // adopt() made it this workspace's
   std::chrono::steady_clock::time_point m_started;
   std::atomic<std::uint64_t> m_oom_before{0}; // the cgroup's OOM kills when the last execution began
   mutable std::mutex m_mutex; // everything below

@@ -1,0 +1,21 @@
+// Shared by the pool's client side (pool.cpp) and its slots (pool_slot.cpp).
+#pragma once
+
+#include "sandpit/session/pool.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace sandpit::session::pool {
+
+// 20 hex digits of a SHA-256 over what a slot is made from: the binary, the user, the shape and every
+// effective config value.
+std::string fingerprint(const config::Config& config, const Shape& shape);
+
+// Creates (or replaces) a small 0600 file; best effort (a pid for `session pool --drain`).
+void write_note(const fs::path& path, const std::string& text);
+
+// A line from `fd` (whose peer sends nothing after it) within `timeout`; "" on timeout, EOF or error.
+std::string read_line(int fd, std::chrono::milliseconds timeout);
+
+} // namespace sandpit::session::pool

@@ -1,0 +1,235 @@
+"""The warm pool (session.pool): sandboxes made ahead, each handed to one new workspace. What a pooled
+session must be: as private as a cold one, as empty, with the same state rules; and the pool must clean up
+after itself however its sandboxes end."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SUCCESS, host_processes_matching
+from test_unprivileged import make_user_env, remove_user_env
+
+POOL = '[session]\npool = 1\n[languages.python]\npreload = ["json"]\n'
+
+
+@pytest.fixture
+def pool_sp(sp):
+    sp.configure(POOL)
+    yield sp
+    sp.stop()  # first: a daemon that took a slot asks for a refill a moment later
+    sp.run("session", "pool", "--drain", check=0)
+    mine = str(sp.state).encode()
+    assert not [p for p in Path("/proc").iterdir() if p.name.isdigit() and b"__pool-slot" in read_cmdline(p) and mine in read_cmdline(p)]
+
+
+def read_cmdline(proc_dir):
+    try:
+        return (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def fill(sp, **kw):
+    out = sp.run("session", "pool", "--wait", "--json", check=SUCCESS, timeout=300, **kw)
+    return json.loads(out.stdout)
+
+
+def info(sp, workspace):
+    return json.loads(sp.run("session", "info", "-w", str(workspace), "--json", check=SUCCESS).stdout)
+
+
+def descendants(pid):
+    """pid and every process below it, by the ppid links in /proc."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += children.get(p, [])
+    return out
+
+
+def slot_daemons(slot):
+    """The `sandpit __pool-slot SLOT` processes (host_processes_matching skips paths with "pytest" in them)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[1] == b"__pool-slot" and argv[2] == str(slot).encode():
+            out.append(int(entry.name))
+    return out
+
+
+def alive(pids):
+    out = []
+    for p in pids:
+        try:
+            state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            out.append(p)
+    return out
+
+
+def new_workspace(sp, name):
+    path = sp.root / name
+    path.mkdir()
+    return path
+
+
+def slots(sp):
+    return sorted((sp.state / "sandpit" / "pool").glob("*/slot-*"))
+
+
+def test_a_new_workspace_takes_a_ready_sandbox_and_the_pool_refills(pool_sp):
+    assert fill(pool_sp) == {"size": 1, "ready": 1, "starting": 0}
+    [slot] = slots(pool_sp)
+    proc = pool_sp.exec("import sys; print('json' in sys.modules, len([n for n in dir() if 'sandpit' in n]))", check=SUCCESS)
+    assert proc.stdout == "True 0\n"  # preloaded, and nothing of the preload in the user's names
+    got = info(pool_sp, pool_sp.workspace)
+    assert got["pooled"] is True and got["execution_count"] == 1, got
+    assert got["workspace"] == str(pool_sp.workspace)
+    # The slot served once: its folder is gone, and a new one is made in the background.
+    deadline = time.monotonic() + 120
+    while (not slots(pool_sp) or slot in slots(pool_sp)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert slots(pool_sp) and slot not in slots(pool_sp)
+    # Its audit record names the workspace and the session as any other.
+    record = [r for r in pool_sp.audit_records() if r.get("command") == "exec"][-1]
+    assert record["workspace"] == str(pool_sp.workspace) and record["session"].startswith("ws-ws-"), record
+
+
+def test_a_pooled_workspace_is_new_private_and_persistent(pool_sp):
+    fill(pool_sp)
+    assert pool_sp.exec("import os; print(sorted(os.listdir('/workspace')))", check=SUCCESS).stdout == "[]\n"
+    pool_sp.exec("open('/workspace/mine.txt', 'w').write('A')", check=SUCCESS)
+    other = new_workspace(pool_sp, "other")
+    fill(pool_sp)
+    out = pool_sp.run("exec", "-w", str(other), "-c", "import os; print(sorted(os.listdir('/workspace')))", check=SUCCESS)
+    assert out.stdout == "[]\n"
+    assert info(pool_sp, other)["pooled"] is True
+    # The files are the workspace's: in its own image, there after its daemon is gone.
+    assert (pool_sp.state / "sandpit" / "workspaces").glob("ws-*/workspace.img")
+    pool_sp.stop()
+    assert pool_sp.exec("print(open('/workspace/mine.txt').read())", check=SUCCESS).stdout == "A\n"
+    assert info(pool_sp, pool_sp.workspace)["pooled"] is False  # an image exists now: a cold start mounts it
+    pool_sp.run("session", "stop", "-w", str(other), check=0)
+
+
+def test_state_and_quota_work_as_in_a_cold_session(pool_sp):
+    pool_sp.configure(POOL + '[limits]\nworkspace = "16MiB"\n')
+    fill(pool_sp)
+    pool_sp.exec("x = 41", check=SUCCESS)
+    assert pool_sp.exec("x + 1", check=SUCCESS).stdout == "42\n"
+    proc = pool_sp.exec("open('/workspace/big', 'wb').write(b'x' * (32 << 20))")
+    assert proc.returncode == 1 and "No space left on device" in proc.stderr
+    assert info(pool_sp, pool_sp.workspace)["pooled"] is True
+    # restart and reset behave as they do anywhere.
+    pool_sp.run("session", "restart", check=SUCCESS)
+    assert "NameError" in pool_sp.exec("x").stderr
+    pool_sp.run("session", "reset", check=SUCCESS)
+    assert pool_sp.exec("import os; print(os.listdir('/workspace'))", check=SUCCESS).stdout == "[]\n"
+
+
+def test_two_pooled_kernels_draw_different_random_numbers(sp):
+    sp.configure('[session]\npool = 2\n[languages.python]\npreload = ["random", "numpy"]\n')
+    fill(sp)
+    code = "import random, os, numpy; print(random.random(), numpy.random.rand(), os.urandom(8).hex())"
+    first = sp.exec(code, check=SUCCESS).stdout
+    other = new_workspace(sp, "other")
+    second = sp.run("exec", "-w", str(other), "-c", code, check=SUCCESS).stdout
+    assert info(sp, other)["pooled"] is True
+    a, b = first.split(), second.split()
+    assert all(x != y for x, y in zip(a, b)), (a, b)
+    sp.run("session", "stop", "-w", str(other), check=0)
+    sp.run("session", "pool", "--drain", check=0)
+
+
+def test_a_workspace_that_has_files_starts_cold(pool_sp):
+    pool_sp.exec("open('/workspace/f', 'w').write('x')", check=SUCCESS)  # cold: the pool was empty
+    assert info(pool_sp, pool_sp.workspace)["pooled"] is False
+    pool_sp.stop()
+    fill(pool_sp)
+    assert pool_sp.exec("print(open('/workspace/f').read())", check=SUCCESS).stdout == "x\n"
+    assert info(pool_sp, pool_sp.workspace)["pooled"] is False
+    assert len(slots(pool_sp)) == 1  # the ready one is still there
+
+
+def test_a_changed_config_does_not_take_sandboxes_made_before(pool_sp):
+    fill(pool_sp)
+    pool_sp.configure(POOL + '[limits]\ntimeout = "7s"\n')
+    pool_sp.exec("pass", check=SUCCESS)
+    assert info(pool_sp, pool_sp.workspace)["pooled"] is False
+
+
+def test_pool_zero_makes_nothing(sp):
+    sp.configure('[session]\npool = 0\n')
+    sp.exec("pass", check=SUCCESS)
+    out = json.loads(sp.run("session", "pool", "--json", check=SUCCESS).stdout)
+    assert out == {"size": 0, "ready": 0, "starting": 0}
+    assert not list((sp.state / "sandpit").glob("pool/*/slot-*"))
+
+
+def test_kill_9_of_a_sandbox_leaves_nothing_behind(pool_sp):
+    fill(pool_sp)
+    [slot] = slots(pool_sp)
+    image = slot / "workspace.img"
+    [daemon] = slot_daemons(slot)
+    family = descendants(daemon)
+    assert len(family) >= 3, family  # the daemon, the jail's init, the kernel
+    os.kill(daemon, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while alive(family) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alive(family) == []
+    if os.geteuid() == 0:
+        loops = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True).stdout
+        deadline = time.monotonic() + 5
+        while loops and time.monotonic() < deadline:
+            time.sleep(0.1)
+            loops = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True).stdout
+        assert loops == "", loops
+    assert str(slot) not in Path("/proc/self/mountinfo").read_text()
+    # The next fill clears the dead slot's folder and makes a new one.
+    fill(pool_sp)
+    assert slot not in slots(pool_sp) and len(slots(pool_sp)) == 1
+
+
+def test_session_pool_needs_no_workspace_and_bad_flags_are_refused(pool_sp):
+    proc = pool_sp.run("session", "info", "--wait")
+    assert proc.returncode == 2 and "only with 'session pool'" in proc.stderr
+
+
+def test_an_unprivileged_user_gets_a_pool_too(tmp_path):
+    root, run = make_user_env(0o666)
+    try:
+        config = POOL + '[limits]\nworkspace = "16MiB"\n'
+        out = run("session", "pool", "--wait", "--json", config=config, timeout=300)
+        assert out.returncode == 0 and json.loads(out.stdout)["ready"] == 1, out.stderr
+        proc = run("exec", "-c", "open('/workspace/a', 'w').write('1'); print(open('/workspace/a').read())", config=config)
+        assert proc.returncode == 0 and proc.stdout == "1\n", proc.stderr
+        got = json.loads(run("session", "info", "--json", config=config).stdout)
+        assert got["pooled"] is True, got
+        proc = run("exec", "-c", "open('/workspace/big', 'wb').write(b'x' * (32 << 20))", config=config)
+        assert proc.returncode == 1 and "No space left on device" in proc.stderr
+        # The mount keeper serves the workspace's image under its new name: a new daemon finds it.
+        run("session", "stop", config=config)
+        proc = run("exec", "-c", "print(open('/workspace/a').read())", config=config)
+        assert proc.returncode == 0 and proc.stdout == "1\n", proc.stderr
+        run("session", "pool", "--drain", config=config)
+    finally:
+        remove_user_env(root, run)
