@@ -49,7 +49,7 @@ struct VerifyChunk {
 };
 
 // The problem with one line, if any: the line alone, before the chain is looked at.
-std::optional<ProblemKind> check_line(std::string_view line, bool terminated, Row& row, Sha256& sha) {
+std::optional<ProblemKind> check_line(std::string_view line, bool terminated, Row& row) {
   if (!terminated) return ProblemKind::torn_record;
   Scan scan = scan_row(line, row);
   if (scan == Scan::truncated) return ProblemKind::torn_record;
@@ -59,17 +59,16 @@ std::optional<ProblemKind> check_line(std::string_view line, bool terminated, Ro
   if (at == std::string_view::npos || at + k_hash_member.size() + 64 + 2 != line.size() || !line.ends_with("\"}"))
     return ProblemKind::not_a_record;
   std::string_view stored = line.substr(at + k_hash_member.size(), 64);
-  if (stored != row.hash || !hex_equals(stored, sha.digest(line.substr(0, at), "}"))) return ProblemKind::hash_mismatch;
+  if (stored != row.hash || !hex_equals(stored, sha256(line.substr(0, at), "}"))) return ProblemKind::hash_mismatch;
   return std::nullopt;
 }
 
 VerifyChunk verify_chunk(std::string_view chunk) {
   VerifyChunk out;
   Row row;
-  Sha256 sha;
   out.lines = for_each_line(chunk, [&](std::string_view line, std::uint64_t index, bool terminated) {
     std::uint64_t number = index + 1;
-    auto kind = check_line(line, terminated, row, sha);
+    auto kind = check_line(line, terminated, row);
     if (kind) out.problems.push_back({number, *kind});
     if (kind && *kind != ProblemKind::hash_mismatch) return;
     // A changed record still links the chain by its stored hash: one edit, one problem.

@@ -9,10 +9,12 @@ namespace {
 
 using nlohmann::json;
 
-const std::string k_version_key = "io.modelcontextprotocol/protocolVersion";
-const std::string k_client_key = "io.modelcontextprotocol/clientInfo";
-const std::string k_server_key = "io.modelcontextprotocol/serverInfo";
-const std::string k_capabilities_key = "io.modelcontextprotocol/clientCapabilities";
+// Constants, not std::strings: a global std::string is built at start-up by
+// every process of this binary, the jail init and session daemon included.
+constexpr const char* k_version_key = "io.modelcontextprotocol/protocolVersion";
+constexpr const char* k_client_key = "io.modelcontextprotocol/clientInfo";
+constexpr const char* k_server_key = "io.modelcontextprotocol/serverInfo";
+constexpr const char* k_capabilities_key = "io.modelcontextprotocol/clientCapabilities";
 
 const char* k_instructions =
     "sandpit runs Python, JavaScript, TypeScript and bash in a local Linux sandbox (no network, no access to the user's files). "

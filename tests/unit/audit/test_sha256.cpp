@@ -1,0 +1,19 @@
+#include "../../../src/audit/sha256.hpp"
+
+#include "sandpit/audit/record.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace sandpit::audit;
+
+// FIPS 180-2's vectors: the audit chain is only as good as the digest under it.
+TEST_CASE("sha256_hex, the standard's test vectors, in one piece or two") {
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(sha256_hex("ab", "c") == sha256_hex("abc"));
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CHECK(sha256_hex(two_blocks) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  CHECK(sha256_hex(std::string(1000000, 'a')) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  CHECK(hex_equals(sha256_hex("abc"), sha256("abc")));
+  CHECK_FALSE(hex_equals(sha256_hex("abd"), sha256("abc")));
+}
