@@ -55,6 +55,11 @@ public:
 
   std::uint64_t oom_kills() const override { return read_number(m_dirs[0] + "/memory.oom_control", "oom_kill"); }
 
+  // cpu.shares: 2 is the least the kernel takes, 1024 its default.
+  void set_background(bool background) override {
+    if (m_dirs.size() > 2) (void)sys::write_file(m_dirs[2] + "/cpu.shares", background ? "2" : "1024");
+  }
+
   CgroupUsage usage() const override {
     CgroupUsage u;
     std::string memory = m_dirs[0];

@@ -58,6 +58,9 @@ public:
     return u;
   }
 
+  // cpu.weight: 1 is the least, 100 the default (absent when the cpu controller is not delegated).
+  void set_background(bool background) override { (void)m_fs.write(m_dir + "/cpu.weight", background ? "1" : "100"); }
+
   // One write kills every process in the group, however fast it forks.
   void kill_all() override { (void)m_fs.write(m_dir + "/cgroup.kill", "1"); }
 

@@ -35,9 +35,10 @@ std::string python_warm_code(const std::vector<std::string>& preload) {
                 pass
         if "matplotlib.pyplot" in sys.modules:
             plt = sys.modules["matplotlib.pyplot"]
+            import io
             figure = plt.figure()
             plt.plot([0, 1], [0, 1])
-            figure.canvas.draw()
+            figure.savefig(io.BytesIO(), format="png")  # what show() does: draw, then the PNG encoder
             plt.close(figure)
     finally:
         os.environ.pop("MPLCONFIGDIR", None)
@@ -74,6 +75,7 @@ void Session::adopt(const config::Config& config, const Workspace& workspace, co
   m_files_dir = workspace.files_dir;
   m_name = "ws-" + workspace.id;
   m_pooled = true;
+  m_jail->set_background(false);
   {
     std::lock_guard audit_lock(m_audit_mutex);
     m_on_connection = connection_auditor(config, workspace, m_name);

@@ -77,6 +77,9 @@ public:
         if (auto language = kernels::parse_language(name)) languages.push_back(*language);
       }
       session = Session::start(m_config, m_self, Lifetime::persistent, languages.empty() ? std::nullopt : std::optional(languages.front()));
+      // Its preload (half a second of CPU for the data stack) yields to every session in use; adopt() gives
+      // the jail its normal weight back.
+      session->set_background(true);
       session->warm(languages, m_config.python_preload);
       auto bound = sys::listen_unix(m_dir.string(), "socket");
       if (!bound) throw Error(ExitCode::sandbox_setup, "pool slot", bound.failure().message());

@@ -113,6 +113,32 @@ def test_a_new_workspace_takes_a_ready_sandbox_and_the_pool_refills(pool_sp):
     assert record["workspace"] == str(pool_sp.workspace) and record["session"].startswith("ws-ws-"), record
 
 
+def cpu_weight(pid):
+    """The cpu.shares (cgroup v1) or cpu.weight (v2) of the cgroup `pid` is in, or None without one."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for root, name, knob in (("/sys/fs/cgroup/cpu", "cpu", "cpu.shares"), ("/sys/fs/cgroup", "", "cpu.weight")):
+            if name in controllers.split(",") or (not name and not controllers):
+                f = Path(root + path) / knob
+                if f.exists():
+                    return int(f.read_text())
+    return None
+
+
+def test_a_sandbox_being_made_yields_the_cpu_and_gets_it_back_when_taken(pool_sp):
+    fill(pool_sp)
+    [slot] = slots(pool_sp)
+    daemon = int((slot / "pid").read_text())
+    kernel = [p for p in descendants(daemon) if b"python3" in read_cmdline(Path(f"/proc/{p}"))][0]
+    background = cpu_weight(kernel)
+    if background is None:
+        pytest.skip("no cpu controller for sandpit's cgroups here")
+    assert background in (1, 2)  # the least weight v2 / v1 take: its preload yields to sessions in use
+    pool_sp.exec("print(1)", check=SUCCESS)
+    assert info(pool_sp, pool_sp.workspace)["pooled"] is True
+    assert cpu_weight(kernel) in (100, 1024)  # the defaults, once it serves a workspace
+
+
 def test_a_pooled_workspace_is_new_private_and_persistent(pool_sp):
     fill(pool_sp)
     assert pool_sp.exec("import os; print(sorted(os.listdir('/workspace')))", check=SUCCESS).stdout == "[]\n"

@@ -32,6 +32,9 @@ public:
   virtual CgroupUsage usage() const = 0;
   // Just usage().oom_kills: one file, read twice per execution.
   virtual std::uint64_t oom_kills() const = 0;
+  // The group's CPU weight: `background` makes it yield to every other group that wants the CPU (a pool
+  // sandbox being made), false gives the default weight back. Best effort: no cpu controller, no change.
+  virtual void set_background(bool background) = 0;
   // Kills every process in the group (v2: cgroup.kill; v1: signals each pid listed).
   virtual void kill_all() = 0;
   // Removes the group once it is empty; retries briefly while the kernel drains it.

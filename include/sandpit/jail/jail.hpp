@@ -78,6 +78,9 @@ public:
 
   CgroupUsage usage() const;
   std::uint64_t oom_kills() const { return m_cgroup ? m_cgroup->oom_kills() : 0; }
+  void set_background(bool background) {
+    if (m_cgroup) m_cgroup->set_background(background);
+  }
   const LimitMechanism& limits() const { return m_limits; }
   pid_t init_pid() const { return m_init_pid; }
 

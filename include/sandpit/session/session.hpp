@@ -83,6 +83,8 @@ public:
   // Kills every process in the jail without touching session state: the one
   // call that is safe from another thread while an execution runs.
   void interrupt_all() { m_jail->kill_all(); }
+  // Background CPU weight for the jail (Jail::set_background): a pool sandbox while it is being made.
+  void set_background(bool background) { m_jail->set_background(background); }
   // A pool sandbox (pool.cpp): starts the kernels of `languages`, loads their drivers and imports `preload`
   // in Python, so that the first cell after adopt() pays for none of it. Counts nothing. Throws Error.
   void warm(const std::vector<kernels::Language>& languages, const std::vector<std::string>& preload);
