@@ -171,6 +171,23 @@ def test_state_and_quota_work_as_in_a_cold_session(pool_sp):
     assert pool_sp.exec("import os; print(os.listdir('/workspace'))", check=SUCCESS).stdout == "[]\n"
 
 
+def test_an_empty_preload_gives_a_cold_kernel_and_interrupts_and_deaths_behave(pool_sp):
+    pool_sp.configure('[session]\npool = 1\n[languages.python]\npreload = []\n')
+    fill(pool_sp)
+    cold = "import sys; print(sorted(m for m in ('json', 'numpy', 'pandas', 'matplotlib') if m in sys.modules))"
+    assert pool_sp.exec(cold, check=SUCCESS).stdout == "[]\n"
+    assert info(pool_sp, pool_sp.workspace)["pooled"] is True
+    pool_sp.exec("kept = 1", check=SUCCESS)
+    # A timeout interrupts the cell and keeps the kernel's state, as in a cold session.
+    proc = pool_sp.exec("import time; time.sleep(30)", "--timeout", "1s")
+    assert proc.returncode == 124
+    assert pool_sp.exec("print(kept)", check=SUCCESS).stdout == "1\n"
+    # A kernel that dies is replaced, and the run says state was lost.
+    pool_sp.exec("import os; os._exit(3)")
+    proc = pool_sp.exec("print('again')", check=SUCCESS)
+    assert proc.stdout == "again\n"
+
+
 def test_two_pooled_kernels_draw_different_random_numbers(sp):
     sp.configure('[session]\npool = 2\n[languages.python]\npreload = ["random", "numpy"]\n')
     fill(sp)
