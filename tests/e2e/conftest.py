@@ -30,8 +30,12 @@ class Sandpit:
         self.config_file.write_text("")
         # No warm pool unless a test asks for one (test_pool.py): pool sandboxes filling in the background
         # would slow every other test and outlive it. The user config, so that configure() keeps this.
+        # SANDPIT_TEST_POOL=1 (ctest's e2e_pooled): the session tests again, each workspace's first run
+        # taking a pool sandbox, to show that a pooled session behaves as a cold one.
+        self.pooled = os.environ.get("SANDPIT_TEST_POOL") == "1"
         (self.config_home / "sandpit").mkdir()
-        (self.config_home / "sandpit" / "config.toml").write_text("[session]\npool = 0\n")
+        (self.config_home / "sandpit" / "config.toml").write_text(
+            '[session]\npool = 1\n[languages.python]\npreload = ["json"]\n' if self.pooled else "[session]\npool = 0\n")
         self.system_file = root / "system.toml"  # read as the system config once written
 
     def system(self, text: str):
@@ -133,8 +137,12 @@ class Sandpit:
 @pytest.fixture
 def sp(tmp_path):
     sandpit = Sandpit(tmp_path)
+    if sandpit.pooled:
+        sandpit.run("session", "pool", "--wait", timeout=120, check=SUCCESS)
     yield sandpit
     sandpit.stop()
+    if sandpit.pooled:
+        sandpit.run("session", "pool", "--drain", timeout=30)
 
 
 def skip_unless(condition, reason):
