@@ -4,6 +4,7 @@
 
 #include "pool_internal.hpp"
 
+#include "sandpit/audit/record.hpp"
 #include "sandpit/core/error.hpp"
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/sys/unix_socket.hpp"
@@ -116,15 +117,9 @@ std::string fingerprint(const config::Config& config, const Shape& shape) {
   }
   text += fmt::format("uid {}\nhome {}\nuser {}\n", ::geteuid(), shape.home, shape.user_name);
   for (const auto& value : config::effective_values(config)) text += value.key + "=" + value.toml + "\n";
-  // Two FNV-1a passes (128 bits): the slots are the user's own, in a 0700 folder, so the hash needs to tell
-  // configs apart, not to resist an adversary; libcrypto's first use costs milliseconds on a client's path.
-  std::uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
-  for (unsigned char c : text) {
-    a = (a ^ c) * 0x100000001b3ULL;
-    b = (b ^ c) * 0x100000001b3ULL;
-    b ^= b >> 29;
-  }
-  return fmt::format("{:016x}{:04x}", a, b & 0xffff);
+  // 128 bits of SHA-256 name the folder: enough to tell configs apart (the slots are the user's own, in a
+  // 0700 folder, so nobody else chooses what is hashed).
+  return audit::sha256_hex(text).substr(0, 32);
 }
 
 fs::path slots_dir(const config::Config& config, const Shape& shape) { return state_home() / "pool" / fingerprint(config, shape); }
