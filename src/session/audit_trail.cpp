@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 namespace sandpit::session {
 namespace {
@@ -53,6 +54,7 @@ AuditedAction::AuditedAction(const config::Config& config, const Workspace& work
     m_completed = true; // nothing to complete
     throw Error(e.code(), e.subject(), e.reason() + " " + std::string(k_nothing_ran));
   }
+  if (auto torn = log.last_torn_line()) m_warning = audit::torn_line_warning(log.path(), *torn);
   audit::InFlight(m_inflight).add(m_hash, log.path(), log.last_offset(), log.last_line());
 }
 
@@ -69,15 +71,16 @@ AuditedAction::~AuditedAction() {
 std::string AuditedAction::complete(audit::Record outcome) {
   m_completed = true;
   outcome.extra["intent"] = m_hash;
-  std::string warning;
+  std::string warning = std::exchange(m_warning, {}); // a torn line the intent's append found
   try {
     audit::Log log(m_config.audit_file(), sync_of(m_config));
     log.append(std::move(outcome));
-    if (auto torn = log.last_torn_line()) warning = audit::torn_line_warning(log.path(), *torn);
+    if (auto torn = log.last_torn_line()) warning += (warning.empty() ? "" : "\nsandpit: ") + audit::torn_line_warning(log.path(), *torn);
   } catch (const Error& e) {
     // The marker stays: the next run records the action as interrupted, if the log has room by then.
-    return fmt::format("{}: {} (the outcome of this {} is not recorded; the log will show it as interrupted)", e.subject(), e.reason(),
-                       m_intent.command);
+    const auto lost = fmt::format("{}: {} (the outcome of this {} is not recorded; the log will show it as interrupted)", e.subject(),
+                                  e.reason(), m_intent.command);
+    return warning.empty() ? lost : warning + "\nsandpit: " + lost;
   }
   audit::InFlight(m_inflight).remove(m_hash);
   return warning;

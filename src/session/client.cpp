@@ -292,6 +292,7 @@ ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const s
     const auto type = event.value("type", "");
     if (type == "started") fault::reached("started");
     if (type == "stream") {
+      fault::reached("output"); // the crash tests: the cell is running for sure (it wrote)
       const auto text = event.value("text", "");
       if (event.value("name", "") == "stderr") {
         err += text;

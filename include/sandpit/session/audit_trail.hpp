@@ -31,8 +31,9 @@ public:
   AuditedAction& operator=(const AuditedAction&) = delete;
 
   // Appends `outcome` (the record with its outcome filled in) linked to the intent,
-  // then removes the marker. Returns "" or the warning to print: a torn line found,
-  // or the log could not be written (then the action shows as interrupted).
+  // then removes the marker. Returns "" or the warning to print: a torn line found
+  // (by this append or the intent's), or the log could not be written (then the
+  // action shows as interrupted).
   std::string complete(audit::Record outcome);
   bool completed() const { return m_completed; }
   const std::string& intent_hash() const { return m_hash; }
@@ -42,6 +43,7 @@ private:
   std::filesystem::path m_inflight;
   std::string m_hash;
   audit::Record m_intent;
+  std::string m_warning; // a torn line the intent's append found, said with the outcome
   bool m_completed = false;
 };
 
