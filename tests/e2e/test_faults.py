@@ -136,7 +136,9 @@ def test_a_fresh_client_killed_mid_run(sp, point):
 
 def test_a_session_client_killed_mid_cell_is_recorded_by_the_daemon(sp):
     sp.exec("x = 1", check=SUCCESS)
-    proc = sp.exec("import time; time.sleep(30)", env=fault("client:started"))
+    # Killed once the cell has written: at "started" the SIGINT the daemon sends may land before the
+    # driver enters the cell, be ignored, and the kernel be SIGKILLed after the grace period.
+    proc = sp.exec("print('go', flush=True)\nimport time; time.sleep(30)", env=fault("client:output"))
     assert proc.returncode == -signal.SIGKILL
     # The daemon sees its client gone, stops the cell, and records the outcome itself.
     assert wait_until(lambda: actions(sp)[-1].get("intent") is not None and actions(sp)[-1]["success"] is False)

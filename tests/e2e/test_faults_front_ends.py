@@ -38,7 +38,8 @@ def stop_all_sessions(sp):
 def test_mcp_killed_mid_run_code_the_daemon_records_the_run_and_the_session_lives(sp):
     rc, answers = mcp(sp, [{"name": "run_code", "arguments": {"code": "x = 7", "session": "s"}}])
     assert rc == 0 and not answers[0]["result"].get("isError")
-    rc, _ = mcp(sp, [{"name": "run_code", "arguments": {"code": "import time; time.sleep(30)", "session": "s"}}], env=fault("mcp:started"))
+    rc, _ = mcp(sp, [{"name": "run_code", "arguments": {"code": "print('go', flush=True)\nimport time; time.sleep(30)", "session": "s"}}],
+                env=fault("mcp:output"))
     assert rc == -signal.SIGKILL
     assert wait_until(lambda: [a for a in actions(sp) if a["command"] == "mcp"][-1].get("intent") is not None)
     last = [a for a in actions(sp) if a["command"] == "mcp"][-1]
