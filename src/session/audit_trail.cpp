@@ -10,6 +10,7 @@
 #include "sandpit/sys/fd.hpp"
 
 #include <chrono>
+#include <mutex>
 #include <fmt/format.h>
 #include <thread>
 #include <unistd.h>
@@ -20,11 +21,14 @@ namespace {
 
 audit::Sync sync_of(const config::Config& config) { return config.audit_fsync ? audit::Sync::yes : audit::Sync::no; }
 
-// This process as the owner of its intents; read once per process (a forked child reads again).
-const audit::Owner& self() {
-  static thread_local audit::Owner owner;
+// This process as the owner of its intents, as JSON; read once per process (a forked child reads
+// again), not once per thread: the daemon serves each client on a new thread.
+nlohmann::ordered_json self_json() {
+  static std::mutex mutex;
+  static audit::Owner owner;
+  std::lock_guard lock(mutex);
   if (owner.pid != ::getpid()) owner = audit::Owner::self(std::string(fault::name_of(fault::role())));
-  return owner;
+  return owner.to_json();
 }
 
 // "exec (python, 14 bytes) started 2025-01-04T19:30:45.123Z did not finish: the session daemon (pid 4242)
@@ -46,7 +50,7 @@ std::filesystem::path inflight_dir(const Workspace& workspace) { return workspac
 AuditedAction::AuditedAction(const config::Config& config, const Workspace& workspace, audit::Record intent)
     : m_config(config), m_inflight(inflight_dir(workspace)), m_intent(std::move(intent)) {
   m_intent.extra["phase"] = std::string(audit::k_phase_intent);
-  m_intent.extra["owner"] = self().to_json();
+  m_intent.extra["owner"] = self_json();
   audit::Log log(config.audit_file(), sync_of(config));
   try {
     m_hash = log.append(m_intent);
