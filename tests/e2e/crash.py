@@ -25,8 +25,36 @@ def fault(spec):
     return {"SANDPIT_FAULT": spec}
 
 
-def our_processes():
-    """Host pids running this build's sandpit binary: clients, daemons, jail inits, mount keepers."""
+def _belongs_to(pid, root, ours):
+    """Whether process `pid` names the test's folder in its arguments or environment (clients,
+    daemons, mount keepers inherit XDG_STATE_HOME), or its parent does (a jail init has neither);
+    a jail init whose owner is gone (reparented) counts too: nothing may orphan one."""
+    for _ in range(4):
+        try:
+            base = Path(f"/proc/{pid}")
+            cmdline = base.joinpath("cmdline").read_bytes()
+            if str(root).encode() in cmdline + base.joinpath("environ").read_bytes():
+                return True
+            parent = int(base.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
+            if b"__jail-init" in cmdline and not _same_binary(parent, ours):
+                return True
+            pid = parent
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
+def _same_binary(pid, ours):
+    try:
+        st = os.stat(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino)
+
+
+def our_processes(root=None):
+    """Host pids running this build's sandpit binary (clients, daemons, jail inits, mount keepers);
+    with `root`, only those of the test whose folder it is (another test's idle daemon is not ours)."""
     ours = os.stat(SANDPIT)
     found = []
     for entry in Path("/proc").iterdir():
@@ -37,7 +65,8 @@ def our_processes():
         except OSError:
             continue
         if (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino) and int(entry.name) != os.getpid():
-            found.append(int(entry.name))
+            if root is None or _belongs_to(int(entry.name), root, ours):
+                found.append(int(entry.name))
     return found
 
 
@@ -85,7 +114,7 @@ def assert_nothing_left(sp, killed=(), since=None):
     """After the test's sessions are stopped: no process of this build runs, no mount or loop device of
     the test's state remains, and no cgroup of a killed process (the next jail removes those)."""
     sp.stop()
-    assert wait_until(lambda: our_processes() == []), f"processes left: {our_processes()}"
+    assert wait_until(lambda: our_processes(sp.root) == []), f"processes left: {our_processes(sp.root)}"
     assert wait_until(lambda: loop_devices_of(sp.root) == []), f"loop devices left: {loop_devices_of(sp.root)}"
     mounts = [l for l in Path("/proc/self/mountinfo").read_text().splitlines() if str(sp.root) in l]
     assert mounts == []
