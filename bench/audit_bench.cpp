@@ -1,4 +1,4 @@
-// sandpit_audit_bench: writes N chained records to a temporary log and times stats, query and verify over it.
+// sandpit_audit_bench: writes N runs (an intent and an outcome record each) to a temporary log and times stats, query and verify over it.
 //   sandpit_audit_bench [N=1000000 | LOG] [runs=3]   (an existing LOG is timed as it is, and kept)
 #include "sandpit/audit/reader.hpp"
 #include "sandpit/audit/stats.hpp"
@@ -20,7 +20,8 @@ using namespace sandpit::audit;
 
 namespace {
 
-// Plausible traffic: 20 users, 3 languages, 1 in 10 runs fails, a few blocked, denied and timed out.
+// Plausible traffic: 20 users, 3 languages, 1 in 10 runs fails, a few blocked, denied and timed out;
+// each run is an intent record and, right after it, its outcome (1 in 10,000 has none: its daemon died).
 void generate(const std::filesystem::path& path, std::size_t n) {
   std::FILE* out = std::fopen(path.c_str(), "w");
   if (out == nullptr) throw std::runtime_error("cannot create " + path.string());
@@ -50,6 +51,19 @@ void generate(const std::filesystem::path& path, std::size_t n) {
       else r.error = errors[rng() % 4];
       r.timed_out = r.error && r.error->starts_with("Timeout");
     }
+    Record intent = r;
+    intent.success = false;
+    intent.exit_code = 0;
+    intent.timed_out = false;
+    intent.duration_ms = 0;
+    intent.error = intent.blocked = intent.denied = std::nullopt;
+    intent.extra["phase"] = "intent";
+    intent.extra["owner"] = {{"pid", 4000000 + static_cast<int>(rng() % 1000)}, {"start", 1234}, {"boot", "bench"}, {"role", "daemon"}};
+    Sealed begun = seal(intent, prev);
+    std::fwrite(begun.line.data(), 1, begun.line.size(), out);
+    prev = begun.hash;
+    if (i % 10'000 == 9'999) continue;
+    r.extra["intent"] = begun.hash;
     Sealed sealed = seal(r, prev);
     std::fwrite(sealed.line.data(), 1, sealed.line.size(), out);
     prev = std::move(sealed.hash);
@@ -78,7 +92,7 @@ int main(int argc, char** argv) {
   double gen = 0;
   if (argc > 1 && std::filesystem::is_regular_file(argv[1])) {
     path = argv[1];
-    n = verify(path).lines;
+    n = verify(path).lines / 2;
     dir[0] = '\0';
   } else {
     n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
@@ -92,7 +106,7 @@ int main(int argc, char** argv) {
     }
     gen = time_ms(1, [&] { generate(path, n); });
   }
-  fmt::print("records {}  file {:.1f} MB  ({:.0f} bytes/record)  generated in {:.0f} ms\n", n,
+  fmt::print("runs {}  file {:.1f} MB  ({:.0f} bytes/run: intent + outcome)  generated in {:.0f} ms\n", n,
              static_cast<double>(std::filesystem::file_size(path)) / 1e6,
              static_cast<double>(std::filesystem::file_size(path)) / static_cast<double>(n), gen);
   std::size_t sink = 0;

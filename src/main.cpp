@@ -4,12 +4,14 @@
 #include "sandpit/jail/init.hpp"
 #include "sandpit/session/daemon.hpp"
 #include "sandpit/session/pool.hpp"
+#include "sandpit/util/fault.hpp"
 
 #include <csignal>
 #include <cstring>
 #include <unistd.h>
 
 int main(int argc, char** argv) {
+  sandpit::fault::reached("main"); // the crash tests ask for it to learn whether this build has the hooks
   // The jail init is this same binary, exec'd with an empty environment; it must
   // not read any config or environment of the host.
   // _exit: no atexit work (a sanitizer's leak check would need ptrace, which

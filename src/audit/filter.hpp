@@ -7,6 +7,14 @@
 
 namespace sandpit::audit {
 
+// The filters an intent and its outcome share (they name the same user and language),
+// by which the reader pairs them before it looks at time or outcome.
+inline bool matches_identity(const Row& row, const Query& q) {
+  if (q.user && row.user != *q.user) return false;
+  if (q.language && (!row.has_language || row.language != *q.language)) return false;
+  return true;
+}
+
 inline bool matches(const Row& row, const Query& q) {
   if (q.user && row.user != *q.user) return false;
   if (q.since_ms && row.ts_ms < *q.since_ms) return false;

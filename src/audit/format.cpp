@@ -12,7 +12,7 @@ namespace sandpit::audit {
 namespace {
 
 constexpr std::size_t k_table_width = 120;
-constexpr std::size_t k_stats_width = 110; // 24 + 10 + 6 + 6 + 8 + 7 + 7 + 8 + 7 + 6 + 9 two-space gaps
+constexpr std::size_t k_stats_width = 114; // 18 + 10 + 6 + 6 + 8 + 7 + 7 + 8 + 7 + 6 + 11 + 10 two-space gaps
 
 bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
@@ -73,8 +73,15 @@ std::string row_text(const std::array<std::string, 8>& cells) {
 std::string percent(double rate) { return fmt::format("{:.1f}", rate * 100.0); }
 
 std::string stats_row(std::string_view user, std::string_view language, const Summary& s) {
-  return fmt::format("{}  {}  {:>6}  {:>6}  {:>8.0f}  {:>7}  {:>7}  {:>8}  {:>7}  {:>6}\n", pad(user, 24), pad(language, 10),
-                     s.executions, percent(s.success_rate), s.mean_ms, s.p50_ms, s.p95_ms, s.timeouts, s.blocked, s.denied);
+  return fmt::format("{}  {}  {:>6}  {:>6}  {:>8.0f}  {:>7}  {:>7}  {:>8}  {:>7}  {:>6}  {:>11}\n", pad(user, 18), pad(language, 10),
+                     s.executions, percent(s.success_rate), s.mean_ms, s.p50_ms, s.p95_ms, s.timeouts, s.blocked, s.denied,
+                     s.interrupted);
+}
+
+// The ok column: yes, no, or "…" for a run still going.
+std::string_view ok_text(const Record& r) {
+  if (r.unfinished == Unfinished::running) return "…";
+  return r.success ? "yes" : "no";
 }
 
 } // namespace
@@ -82,7 +89,8 @@ std::string stats_row(std::string_view user, std::string_view language, const Su
 std::string format_line(const Record& r) {
   std::string problem = problem_text(r);
   return fmt::format("{} | User: {} | Language: {} | Success: {} | Time: {}ms | Error: {}", format_ts(r.ts_ms), r.user,
-                     r.language.value_or("None"), r.success, r.duration_ms, problem.empty() ? "None" : problem);
+                     r.language.value_or("None"), r.unfinished == Unfinished::running ? "running" : r.success ? "true" : "false",
+                     r.duration_ms, problem.empty() ? "None" : problem);
 }
 
 std::string format_table(const std::vector<Record>& records, std::size_t width) {
@@ -91,7 +99,8 @@ std::string format_table(const std::vector<Record>& records, std::size_t width) 
     std::string out;
     for (const auto& r : records) {
       out += cell(format_ts(r.ts_ms), width) + "\n";
-      out += strings::flow({cell(r.user, width - 2), r.command, r.language.value_or("-"), r.success ? "ok" : "failed",
+      out += strings::flow({cell(r.user, width - 2), r.command, r.language.value_or("-"),
+                            r.unfinished == Unfinished::running ? "running" : r.success ? "ok" : "failed",
                             fmt::format("exit {}", r.exit_code), fmt::format("{} ms", r.duration_ms)},
                            width, "  ");
       if (auto problem = problem_text(r); !problem.empty()) out += "  " + cell(problem, width - 2) + "\n";
@@ -102,7 +111,7 @@ std::string format_table(const std::vector<Record>& records, std::size_t width) 
   for (std::size_t i = 0; i < k_columns.size(); ++i) header[i] = k_columns[i].name;
   std::string out = row_text(header);
   for (const auto& r : records) {
-    out += row_text({format_ts(r.ts_ms), r.user, r.command, r.language.value_or("-"), r.success ? "yes" : "no",
+    out += row_text({format_ts(r.ts_ms), r.user, r.command, r.language.value_or("-"), std::string(ok_text(r)),
                      std::to_string(r.exit_code), std::to_string(r.duration_ms), problem_text(r)});
   }
   return out;
@@ -115,7 +124,8 @@ std::string stats_block(std::string_view user, std::string_view language, const 
   return cell(fmt::format("{} · {}", user, language), width) + "\n" +
          strings::flow({fmt::format("{} runs", s.executions), percent(s.success_rate) + "% ok", fmt::format("mean {:.0f} ms", s.mean_ms),
                         fmt::format("p50 {} ms", s.p50_ms), fmt::format("p95 {} ms", s.p95_ms), fmt::format("{} timeouts", s.timeouts),
-                        fmt::format("{} blocked", s.blocked), fmt::format("{} denied", s.denied)},
+                        fmt::format("{} blocked", s.blocked), fmt::format("{} denied", s.denied),
+                        fmt::format("{} interrupted", s.interrupted)},
                        width, "  ");
 }
 
@@ -131,9 +141,9 @@ std::string format_stats_table(const Stats& stats, std::size_t width) {
     }
     return out + stats_block("(everyone)", "(all)", stats.total, width);
   }
-  std::string out = fmt::format("{}  {}  {:>6}  {:>6}  {:>8}  {:>7}  {:>7}  {:>8}  {:>7}  {:>6}\n", pad("user", 24),
+  std::string out = fmt::format("{}  {}  {:>6}  {:>6}  {:>8}  {:>7}  {:>7}  {:>8}  {:>7}  {:>6}  {:>11}\n", pad("user", 18),
                                 pad("language", 10), "runs", "ok%", "mean ms", "p50 ms", "p95 ms", "timeouts", "blocked",
-                                "denied");
+                                "denied", "interrupted");
   for (const auto& u : stats.users) {
     for (const auto& g : stats.groups)
       if (g.user == u.user) out += stats_row(g.user, g.language, g.summary);

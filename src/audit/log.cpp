@@ -2,6 +2,7 @@
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/sys/fd.hpp"
+#include "sandpit/util/fault.hpp"
 
 #include <fmt/format.h>
 
@@ -112,29 +113,99 @@ Tail read_tail(const fs::path& path, int fd, off_t size) {
 
 Log::Log(fs::path path, Sync sync, Clock clock) : m_path(std::move(path)), m_sync(sync), m_clock(std::move(clock)) {}
 
-std::string Log::append(Record record) {
-  m_torn_line.reset();
-  sys::Fd fd = open_log(m_path);
-  // flock belongs to this open file description: concurrent writers in this
-  // process (their own Log or append) and in others exclude each other.
-  while (::flock(fd.get(), LOCK_EX) != 0)
-    if (errno != EINTR) fail(m_path, std::string("lock: ") + std::strerror(errno));
+namespace {
+
+// The log, opened and locked (flock belongs to this open file description:
+// concurrent writers in this process and in others exclude each other), and its size.
+struct Locked {
+  sys::Fd fd;
+  off_t size = 0;
+};
+
+Locked lock_log(const fs::path& path) {
+  Locked l{open_log(path), 0};
+  while (::flock(l.fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) fail(path, std::string("lock: ") + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) fail(m_path, std::string("stat: ") + std::strerror(errno));
-  Tail tail = read_tail(m_path, fd.get(), st.st_size);
+  if (::fstat(l.fd.get(), &st) != 0) fail(path, std::string("stat: ") + std::strerror(errno));
+  l.size = st.st_size;
+  return l;
+}
+
+// Whether a complete record in [from, size) has `"intent":"<hash>"`.
+bool completed_after(const fs::path& path, int fd, off_t from, off_t size, std::string_view hash) {
+  if (from < 0 || from >= size) return false;
+  const std::string needle = fmt::format("\"intent\":\"{}\"", hash);
+  auto want = static_cast<off_t>(16 * k_chunk);
+  for (off_t at = from; at < size;) {
+    // Whole lines, a chunk at a time; a line longer than a chunk is read whole.
+    off_t end = std::min<off_t>(size, at + want);
+    std::string chunk = read_at(path, fd, at, static_cast<std::size_t>(end - at));
+    auto last_nl = chunk.rfind('\n');
+    if (last_nl == std::string::npos) {
+      if (end == size) return false; // an unterminated last line is torn: it completes nothing
+      want *= 2;
+      continue;
+    }
+    chunk.resize(last_nl + 1);
+    for (auto hit = chunk.find(needle); hit != std::string::npos; hit = chunk.find(needle, hit + 1)) {
+      auto start = chunk.rfind('\n', hit);
+      start = start == std::string::npos ? 0 : start + 1;
+      auto line = std::string_view(chunk).substr(start, chunk.find('\n', hit) - start);
+      auto record = parse_record(line);
+      if (record && record->extra.value("intent", std::string()) == hash) return true;
+    }
+    at += static_cast<off_t>(chunk.size());
+  }
+  return false;
+}
+
+} // namespace
+
+std::string Log::append(Record record) {
+  auto locked = lock_log(m_path);
+  return append_locked(locked.fd.get(), locked.size, std::move(record)); // closing the descriptor releases the lock
+}
+
+bool Log::append_once(Record completion, std::string_view intent_hash, std::string_view intent_line, std::uint64_t at) {
+  auto locked = lock_log(m_path);
+  const auto from = static_cast<off_t>(at);
+  if (intent_line.empty() || from + static_cast<off_t>(intent_line.size()) > locked.size ||
+      read_at(m_path, locked.fd.get(), from, intent_line.size()) != intent_line) {
+    return false;
+  }
+  if (completed_after(m_path, locked.fd.get(), from, locked.size, intent_hash)) return false;
+  append_locked(locked.fd.get(), locked.size, std::move(completion));
+  return true;
+}
+
+std::string Log::append_locked(int fd, off_t size, Record record) {
+  m_torn_line.reset();
+  Tail tail = read_tail(m_path, fd, size);
   record.ts_ms = m_clock();
   Sealed sealed = seal(record, tail.prev);
   std::string data;
   if (tail.torn_start) {
-    m_torn_line = line_number(m_path, fd.get(), *tail.torn_start);
+    m_torn_line = line_number(m_path, fd, *tail.torn_start);
     data = "\n"; // the torn bytes keep their own line; one write for both keeps it atomic
   }
+  m_offset = static_cast<std::uint64_t>(size) + data.size();
   data += sealed.line;
+  if (fault::armed("audit-line")) {
+    // The crash tests' torn write: half the line reaches the file, then the process dies.
+    (void)sys::write_all(fd, std::string_view(data).substr(0, data.size() / 2));
+    fault::die();
+  }
   // O_APPEND and one write(2) under the lock: no reader sees half a line
   // unless the system dies mid-write, which the next append repairs.
-  if (auto written = sys::write_all(fd.get(), data); !written) fail(m_path, std::strerror(written.failure().err));
-  if (m_sync == Sync::yes && ::fdatasync(fd.get()) != 0) fail(m_path, std::string("fdatasync: ") + std::strerror(errno));
-  return sealed.hash; // closing the descriptor releases the lock
+  if (auto written = sys::write_all(fd, data); !written) {
+    // A full disk may take part of the line: cut it off again, so the log holds no torn record.
+    (void)::ftruncate(fd, size);
+    fail(m_path, std::strerror(written.failure().err));
+  }
+  if (m_sync == Sync::yes && ::fdatasync(fd) != 0) fail(m_path, std::string("fdatasync: ") + std::strerror(errno));
+  m_line = std::move(sealed.line);
+  return sealed.hash;
 }
 
 std::string torn_line_warning(const fs::path& path, std::uint64_t line) {

@@ -1,8 +1,11 @@
 #include "sandpit/audit/reader.hpp"
 
 #include "filter.hpp"
+#include "pairing.hpp"
 #include "scan.hpp"
 #include "sha256.hpp"
+
+#include "sandpit/audit/owner.hpp"
 
 #include <fmt/format.h>
 
@@ -17,7 +20,8 @@ constexpr std::string_view k_hash_member = ",\"hash\":\"";
 // What one thread found in its chunk of the log for a query.
 struct QueryChunk {
   std::uint64_t lines = 0;
-  std::vector<std::string_view> matches;
+  std::vector<std::string_view> matches; // records complete on their own, and outcomes
+  OpenIntents intents;
   std::uint64_t skipped = 0;
   std::optional<std::uint64_t> first_skipped; // 0-based within the chunk
 };
@@ -31,9 +35,40 @@ QueryChunk query_chunk(std::string_view chunk, const Query& q) {
       if (!out.first_skipped) out.first_skipped = index;
       return;
     }
-    if (matches(row, q)) out.matches.push_back(line);
+    if (!matches_identity(row, q)) return;
+    out.intents.note(row, line);
+    if (!row.is_intent && matches(row, q)) out.matches.push_back(line);
   });
   return out;
+}
+
+// One line of the answer: an intent left open says whether it runs or was interrupted.
+struct Match {
+  std::string_view line;
+  Unfinished unfinished = Unfinished::no;
+};
+
+// The matches and the intents never completed that match too, in file order.
+std::vector<Match> merge_open(std::vector<QueryChunk>& chunks, const Query& q) {
+  std::vector<OpenIntents> pairing;
+  std::vector<Match> out;
+  for (auto& chunk : chunks) {
+    pairing.push_back(std::move(chunk.intents));
+    for (auto line : chunk.matches) out.push_back({line, Unfinished::no});
+  }
+  std::vector<Match> open;
+  Row row;
+  for (auto line : never_completed(pairing)) {
+    if (scan_row(line, row) != Scan::record || !matches(row, q)) continue;
+    const auto state = unfinished_state(line);
+    if (q.failed_only && state == Unfinished::running) continue; // not failed (yet)
+    open.push_back({line, state});
+  }
+  if (open.empty()) return out;
+  std::vector<Match> merged(out.size() + open.size());
+  std::merge(out.begin(), out.end(), open.begin(), open.end(), merged.begin(),
+             [](const Match& a, const Match& b) { return a.line.data() < b.line.data(); });
+  return merged;
 }
 
 // What one thread found verifying its chunk. Each chunk checks the chain
@@ -87,25 +122,35 @@ VerifyChunk verify_chunk(std::string_view chunk) {
 
 } // namespace
 
+Unfinished unfinished_state(std::string_view line) {
+  auto record = parse_record(line);
+  if (!record || !record->extra.contains("owner")) return Unfinished::interrupted;
+  auto owner = Owner::from_json(record->extra["owner"]);
+  return owner && owner->alive() ? Unfinished::running : Unfinished::interrupted;
+}
+
 std::vector<Record> query(const std::filesystem::path& path, const Query& q, ReadIssues* issues) {
   MappedFile file(path);
   auto chunks = map_chunks(split_chunks(file.bytes()), [&](std::string_view c) { return query_chunk(c, q); });
-  std::vector<std::string_view> lines;
   std::uint64_t line_base = 0;
   for (auto& chunk : chunks) {
-    lines.insert(lines.end(), chunk.matches.begin(), chunk.matches.end());
     if (issues) {
       issues->skipped_lines += chunk.skipped;
       if (!issues->first_skipped_line && chunk.first_skipped) issues->first_skipped_line = line_base + *chunk.first_skipped + 1;
     }
     line_base += chunk.lines;
   }
+  auto lines = merge_open(chunks, q);
   std::size_t first = q.limit && *q.limit < lines.size() ? lines.size() - *q.limit : 0;
   std::vector<Record> out;
   out.reserve(lines.size() - first);
   Row row;
-  for (std::size_t i = first; i < lines.size(); ++i)
-    if (auto record = record_from_line(lines[i], row)) out.push_back(std::move(*record));
+  for (std::size_t i = first; i < lines.size(); ++i) {
+    if (auto record = record_from_line(lines[i].line, row)) {
+      record->unfinished = lines[i].unfinished;
+      out.push_back(std::move(*record));
+    }
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "sandpit/audit/record.hpp"
 
+#include "sandpit/audit/owner.hpp"
 #include "sandpit/audit/time.hpp"
 #include "sandpit/core/error.hpp"
 #include "sandpit/util/strings.hpp"
@@ -131,7 +132,21 @@ std::optional<Record> parse_record(std::string_view line) {
   return r;
 }
 
+bool is_intent(const Record& record) {
+  auto it = record.extra.find("phase");
+  return it != record.extra.end() && it->is_string() && it->get<std::string>() == k_phase_intent;
+}
+
+std::string completes(const Record& record) {
+  auto it = record.extra.find("intent");
+  return it != record.extra.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 std::string problem_text(const Record& record) {
+  if (record.unfinished == Unfinished::interrupted) {
+    auto owner = record.extra.contains("owner") ? Owner::from_json(record.extra["owner"]) : std::nullopt;
+    return "Interrupted: no outcome was recorded; " + (owner ? owner->describe() : std::string("its process")) + " is gone";
+  }
   if (record.error) return *record.error;
   if (record.blocked) return "Blocked: " + *record.blocked;
   if (record.denied) return "Denied: " + *record.denied;

@@ -53,6 +53,16 @@ Field field_of(std::string_view key, Field previous) {
   return other;
 }
 
+// The extra members the reader looks at (intent-first records).
+enum class Extra { none, phase, intent, interrupted };
+
+Extra extra_of(std::string_view key) {
+  if (key == "phase") return Extra::phase;
+  if (key == "intent") return Extra::intent;
+  if (key == "interrupted") return Extra::interrupted;
+  return Extra::none;
+}
+
 // SAX events for one line: top-level members (depth 1) fill the Row; nested values are skipped.
 class RowHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RowHandler> {
 public:
@@ -64,9 +74,14 @@ public:
     if (m_depth != 1) return true;
     m_field = field_of({s, n}, m_field);
     m_row.has_extra |= m_field == other;
+    m_extra = m_field == other ? extra_of({s, n}) : Extra::none;
     return true;
   }
   bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (m_depth == 1 && m_field == other) {
+      extra_string({s, n});
+      return true;
+    }
     if (!accept(Kind::string)) return true;
     if (std::string_view* out = target(true)) *out = {s, n};
     return true;
@@ -96,6 +111,14 @@ public:
   bool EndArray(rapidjson::SizeType) { return --m_depth, true; }
 
 private:
+  void extra_string(std::string_view value) {
+    switch (m_extra) {
+    case Extra::phase: m_row.is_intent = value == k_phase_intent; break;
+    case Extra::intent: m_row.intent_ref = value; break;
+    case Extra::interrupted: m_row.has_interrupted = true; break;
+    case Extra::none: break;
+    }
+  }
   bool integer(std::int64_t i) {
     if (!accept(Kind::integer)) return true;
     if (m_field == duration_ms) m_row.duration_ms = i;
@@ -125,6 +148,7 @@ private:
   Row& m_row;
   int m_depth = 0;
   Field m_field = other;
+  Extra m_extra = Extra::none;
   bool m_bad = false;
 };
 
@@ -151,6 +175,8 @@ std::string_view* RowHandler::target(bool present) {
 Scan scan_row(std::string_view line, Row& row) {
   row.seen = 0;
   row.has_language = row.has_code_sha256 = row.has_error = row.has_blocked = row.has_denied = row.has_extra = false;
+  row.is_intent = row.has_interrupted = false;
+  row.intent_ref = {};
   // In-situ parsing over a private copy: no string is copied out, and the
   // mapped file stays read-only. The padding lets SIMD loads run past the end.
   row.buffer.assign(line);
@@ -200,6 +226,13 @@ std::string problem_text(const Row& row) {
   if (row.has_blocked) return std::string("Blocked: ").append(row.blocked);
   if (row.has_denied) return std::string("Denied: ").append(row.denied);
   return "";
+}
+
+std::string_view hash_of_line(std::string_view line) {
+  constexpr std::string_view member = ",\"hash\":\"";
+  constexpr std::size_t tail = member.size() + 64 + 2; // the member, the hex, and `"}`
+  if (line.size() < tail || !line.ends_with("\"}") || line.substr(line.size() - tail, member.size()) != member) return {};
+  return line.substr(line.size() - 66, 64);
 }
 
 std::vector<std::string_view> split_chunks(std::string_view data) {

@@ -43,6 +43,11 @@ struct Row {
   bool timed_out = false;
   bool has_language = false, has_code_sha256 = false, has_error = false, has_blocked = false, has_denied = false;
   bool has_extra = false; // a member beyond the fixed fields
+  // Intent-first records (record.hpp): extra "phase" is "intent"; extra "intent" names the
+  // intent an outcome completes; extra "interrupted" marks an outcome recorded for a lost run.
+  bool is_intent = false;
+  bool has_interrupted = false;
+  std::string_view intent_ref;
   std::uint32_t seen = 0; // a bit per fixed field present with the right type
 };
 
@@ -59,6 +64,10 @@ std::optional<Record> record_from_line(std::string_view line, Row& row);
 
 // "error", else "Blocked: <reason>", else "Denied: <reason>", else "".
 std::string problem_text(const Row& row);
+
+// The hash of a record's line, read from its end (`,"hash":"<64 hex>"}`) so that the
+// view points into the line itself; "" when the line does not end that way.
+std::string_view hash_of_line(std::string_view line);
 
 // Splits `data` at line boundaries into at most one chunk per core (one chunk
 // when small), so each can be scanned by its own thread.

@@ -13,6 +13,18 @@
 namespace sandpit::cli {
 namespace {
 
+// The record's line as stored. An intent whose outcome never came gets one more
+// member after "hash" (which does not cover it): "running": true, or "interrupted"
+// with why ("no outcome was recorded; the session daemon (pid 4242) is gone").
+std::string json_line(const audit::Record& r) {
+  std::string line = audit::seal(r, r.prev).line;
+  if (r.unfinished == audit::Unfinished::no) return line;
+  line.resize(line.size() - 2); // "}\n"
+  if (r.unfinished == audit::Unfinished::running) return line + ",\"running\":true}\n";
+  auto why = audit::problem_text(r).substr(std::string_view("Interrupted: ").size());
+  return line + ",\"interrupted\":" + nlohmann::json(why).dump() + "}\n";
+}
+
 class AuditCommand final : public Command {
 public:
   std::string_view name() const override { return "audit"; }
@@ -44,7 +56,7 @@ public:
     }
     const std::string format = m_json ? "json" : !m_format.empty() ? m_format : ::isatty(STDOUT_FILENO) ? "table" : "line";
     if (format == "json") {
-      for (const auto& r : records) fmt::print("{}", audit::seal(r, r.prev).line);
+      for (const auto& r : records) fmt::print("{}", json_line(r));
     } else if (format == "line") {
       for (const auto& r : records) fmt::print("{}\n", audit::format_line(r));
     } else {

@@ -4,6 +4,8 @@
 #include "sandpit/core/error.hpp"
 #include "sandpit/mcp/tools.hpp"
 
+#include "sandpit/util/fault.hpp"
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -26,6 +28,7 @@ public:
   }
 
   ExitCode run(Context& context) override {
+    fault::set_role(fault::Role::mcp);
     mcp::ToolsOptions options;
     for (const auto& dir : m_allow_dirs) {
       std::error_code ec;

@@ -3,6 +3,8 @@
 
 #include "sandpit/serve/serve.hpp"
 
+#include "sandpit/util/fault.hpp"
+
 #include <CLI/CLI.hpp>
 
 namespace sandpit::cli {
@@ -19,6 +21,7 @@ public:
   }
 
   ExitCode run(Context& context) override {
+    fault::set_role(fault::Role::serve);
     serve::ServeOptions options;
     options.listen = m_listen;
     options.config_file = context.config_file;

@@ -4,6 +4,8 @@
 #include "sandpit/core/error.hpp"
 #include "sandpit/files/quota.hpp"
 #include "sandpit/core/paths.hpp"
+#include "sandpit/session/admission.hpp"
+#include "sandpit/session/audit_trail.hpp"
 #include "sandpit/session/client.hpp"
 #include "sandpit/session/pool.hpp"
 #include "sandpit/sys/fd.hpp"
@@ -104,13 +106,10 @@ public:
       print_info(info, client.has_value());
       return ExitCode::success;
     }
-    if (m_action == "reset" && !client) {
-      // No daemon: wiping the files is all there is to do.
-      files::enter_quota_mounts(context.config(), workspace);
-      std::error_code ec;
-      for (const auto& entry : fs::directory_iterator(workspace.files_dir, ec)) fs::remove_all(entry.path(), ec);
+    if (m_action == "reset") {
+      reset(context.config(), workspace, client ? &*client : nullptr);
     } else if (client) {
-      auto type = m_action == "stop" ? RequestType::shutdown : m_action == "restart" ? RequestType::restart : RequestType::reset;
+      auto type = m_action == "stop" ? RequestType::shutdown : RequestType::restart;
       const pid_t pid = client->hello().value("pid", 0);
       client->call(type);
       if (type == RequestType::shutdown) wait_gone(pid);
@@ -121,6 +120,33 @@ public:
   }
 
 private:
+  // Wipes /workspace (through the daemon when one runs: it also ends the session's
+  // processes), recorded intent-first as the command "reset".
+  static void reset(const config::Config& config, const Workspace& workspace, session::Client* client) {
+    audit::Record record;
+    record.user = session::caller_for(config, "reset").user;
+    record.workspace = workspace.host_dir.string();
+    record.command = "reset";
+    session::AuditedAction action(config, workspace, record);
+    try {
+      if (client != nullptr) {
+        client->call(RequestType::reset);
+      } else {
+        // No daemon: wiping the files is all there is to do.
+        files::enter_quota_mounts(config, workspace);
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(workspace.files_dir, ec)) fs::remove_all(entry.path(), ec);
+      }
+    } catch (const Error& e) {
+      record.exit_code = static_cast<int>(e.code());
+      record.error = e.subject() + ": " + e.reason();
+      (void)action.complete(record);
+      throw;
+    }
+    record.success = true;
+    if (auto warning = action.complete(record); !warning.empty()) fmt::print(stderr, "sandpit: {}\n", warning);
+  }
+
   ExitCode list() const {
     auto sessions = running_sessions();
     if (m_json) {

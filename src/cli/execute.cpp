@@ -6,10 +6,12 @@
 #include "sandpit/core/paths.hpp"
 #include "sandpit/files/quota.hpp"
 #include "sandpit/session/admission.hpp"
+#include "sandpit/session/audit_trail.hpp"
 #include "sandpit/session/client.hpp"
 #include "sandpit/session/session.hpp"
 #include "sandpit/sys/fd.hpp"
 
+#include "sandpit/util/fault.hpp"
 #include "sandpit/util/trace.hpp"
 
 #include <fmt/format.h>
@@ -59,6 +61,7 @@ session::ExecRequest make_request(Context& context, const ExecOptions& o) {
 session::ExecResult run_fresh(Context& context, const session::ExecRequest& request, const Workspace& workspace,
                               const session::Caller& caller, session::OutputSink& sink) {
   auto record = session::exec_record(caller, workspace, request);
+  session::AuditedAction action(context.config(), workspace, record); // before any effect
   session::ExecResult result;
   try {
     files::enter_quota_mounts(context.config(), workspace);
@@ -68,14 +71,14 @@ session::ExecResult run_fresh(Context& context, const session::ExecRequest& requ
   } catch (const Error& e) {
     record.exit_code = static_cast<int>(e.code());
     record.error = e.subject() + ": " + e.reason();
-    (void)session::append_audit(context.config(), std::move(record));
+    (void)action.complete(std::move(record));
     throw;
   }
+  fault::reached("result");
   session::set_outcome(record, result);
   if (auto full = files::full_areas(context.config(), workspace); !full.empty()) fmt::print(stderr, "sandpit: {}\n", full);
-  if (auto warning = session::append_audit(context.config(), std::move(record)); !warning.empty()) {
-    fmt::print(stderr, "sandpit: {}\n", warning);
-  }
+  if (auto warning = action.complete(std::move(record)); !warning.empty()) fmt::print(stderr, "sandpit: {}\n", warning);
+  fault::reached("recorded");
   return result;
 }
 
@@ -86,6 +89,9 @@ session::ExecResult run_in_session(Context& context, const session::ExecRequest&
                                          std::string(kernels::name_of(request.language)), context.config().max_sessions,
                                          &context.config());
   trace::mark("connected");
+  if (client->replaced_dead_daemon()) {
+    fmt::print(stderr, "sandpit: the session daemon of this workspace had died; a new session starts without its state\n");
+  }
   session::protocol::Execute e;
   e.language = std::string(kernels::name_of(request.language));
   e.code = request.code;
@@ -96,7 +102,15 @@ session::ExecResult run_in_session(Context& context, const session::ExecRequest&
   e.command = caller.command;
   e.client = caller.client;
   e.packages = request.packages;
-  return client->execute(e, sink);
+  try {
+    return client->execute(e, sink);
+  } catch (const session::DaemonGone&) {
+    // A daemon that died mid-run owes this run's outcome: record it as interrupted now and say so.
+    for (const auto& notice : session::recover_after_crash(context.config(), workspace, client->daemon_pid())) {
+      fmt::print(stderr, "sandpit: {}\n", notice);
+    }
+    throw;
+  }
 }
 
 } // namespace
@@ -107,6 +121,7 @@ ExitCode run_execution(Context& context, const ExecOptions& options) {
   auto workspace = Workspace::resolve(options.workspace);
   if (options.json && options.events) throw Error(ExitCode::usage, "--events", "give either --json or --events, not both");
   auto caller = session::caller_for(context.config(), context.via.empty() ? options.command : context.via);
+  for (const auto& notice : session::recover_lost(context.config(), workspace)) fmt::print(stderr, "sandpit: {}\n", notice);
   for (const auto& finding : session::admit(context.config(), caller, workspace, request)) {
     fmt::print(stderr, "sandpit: {}\n", session::warning_text(finding));
   }

@@ -1,6 +1,7 @@
 #include "copy.hpp"
 
 #include "sandpit/files/files.hpp"
+#include "sandpit/util/fault.hpp"
 #include "sandpit/util/units.hpp"
 
 #include <array>
@@ -44,6 +45,7 @@ Result<Copy> copy_hashed(int in, int out, std::uint64_t budget) {
     if (auto r = write_all(out, buffer.data(), static_cast<std::size_t>(n)); !r) return r.failure();
     EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<std::size_t>(n));
     copy.bytes += static_cast<std::uint64_t>(n);
+    fault::reached("copy"); // the crash tests: a copy cut off mid-file
   }
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;

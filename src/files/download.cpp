@@ -1,6 +1,7 @@
 // Sandbox -> host. Every sandbox object is opened O_PATH beneath its root, checked, then reopened by fd.
 #include "beneath.hpp"
 #include "copy.hpp"
+#include "new_file.hpp"
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/files/files.hpp"
@@ -9,7 +10,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <random>
 #include <unistd.h>
 
 namespace sandpit::files {
@@ -20,28 +20,29 @@ struct Downloader {
   Report report;
   std::uint64_t used = 0;
 
-  // Creates `name` in host directory `dir` (never through a symlink); replaced only with Overwrite::yes.
+  // Creates `name` in host directory `dir` (never through a symlink); replaced only with Overwrite::yes. The name
+  // appears once the file is written in full: a download cut off leaves no half-written file under it.
   void file(const Inspected& src, int dir, const std::string& name, const std::string& host, const SandboxPath& shown) {
     auto in = reopen_for_reading(src);
     if (!in) throw Error(ExitCode::code_failed, "download " + shown.shown(), in.failure().message());
-    std::random_device rd;
-    const bool replace = options.overwrite == Overwrite::yes;
-    const std::string created = replace ? fmt::format(".{}.sandpit-{:08x}", name, rd()) : name;
-    int out = ::openat(dir, created.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (out < 0 && errno == EEXIST) throw Error(ExitCode::usage, "download " + host, "exists (use --force to replace it)");
-    if (out < 0) throw Error(ExitCode::code_failed, "download " + host, errno_failure("create").message());
-    sys::Fd out_fd(out);
-    auto copied = copy_hashed(in->get(), out, options.max_bytes - used);
+    const auto replace = options.overwrite == Overwrite::yes ? Replace::yes : Replace::no;
+    struct stat existing {};
+    if (replace == Replace::no && ::fstatat(dir, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
+      throw Error(ExitCode::usage, "download " + host, "exists (use --force to replace it)");
+    }
+    auto created = NewFile::create(dir, "." + name + ".sandpit-", 0644);
+    if (!created) throw Error(ExitCode::code_failed, "download " + host, created.failure().message());
+    auto copied = copy_hashed(in->get(), created->fd(), options.max_bytes - used);
     if (!copied) {
-      ::unlinkat(dir, created.c_str(), 0);
       throw Error(ExitCode::code_failed, "download " + shown.shown(),
                   copied.failure().err == EFBIG
                       ? over_cap_text(options)
                       : copied.failure().message());
     }
-    if (replace && ::renameat(dir, created.c_str(), dir, name.c_str()) != 0) {
-      ::unlinkat(dir, created.c_str(), 0);
-      throw Error(ExitCode::code_failed, "download " + host, errno == EISDIR ? "is a directory" : errno_failure("rename").message());
+    if (auto published = created->publish(name, replace); !published) {
+      const int err = published.failure().err;
+      if (err == EEXIST && replace == Replace::no) throw Error(ExitCode::usage, "download " + host, "exists (use --force to replace it)");
+      throw Error(ExitCode::code_failed, "download " + host, err == EISDIR ? "is a directory" : published.failure().message());
     }
     used += copied->bytes;
     report.files.push_back({host, shown.shown(), copied->bytes, copied->sha256});

@@ -1,6 +1,7 @@
 // Host -> sandbox. The host side is the user's own; the sandbox side is reached only beneath the root fds.
 #include "beneath.hpp"
 #include "copy.hpp"
+#include "new_file.hpp"
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/files/files.hpp"
@@ -10,16 +11,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <random>
 #include <unistd.h>
 
 namespace sandpit::files {
 namespace {
-
-std::string temp_name() {
-  std::random_device rd;
-  return fmt::format(".sandpit-upload-{:08x}{:08x}", rd(), rd());
-}
 
 std::string why_copy_failed(const Failure& f, const Transfer& options, Area area) {
   if (f.err == EFBIG) return over_cap_text(options);
@@ -36,23 +31,20 @@ struct Uploader {
   Report report;
   std::uint64_t used = 0;
 
-  // Writes `src` as `name` in `parent`: into a temporary file, then renamed over whatever was there.
+  // Writes `src` as `name` in `parent`: a new file, given the name (over whatever was there) once written in full.
   void file(int src, const struct stat& st, int parent, const std::string& name, const std::string& host, const SandboxPath& shown) {
-    const auto tmp = temp_name();
-    int out = ::openat(parent, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0) throw FileError(problem_of(errno), ExitCode::code_failed, "upload " + shown.shown(), errno_failure("create").message());
-    sys::Fd out_fd(out);
+    auto created = NewFile::create(parent, ".sandpit-upload-", 0600);
+    if (!created) throw FileError(problem_of(created.failure().err), ExitCode::code_failed, "upload " + shown.shown(), created.failure().message());
+    const int out = created->fd();
     auto copied = copy_hashed(src, out, options.max_bytes - used);
-    auto fail = [&](Problem problem, const std::string& why) {
-      ::unlinkat(parent, tmp.c_str(), 0);
-      throw FileError(problem, ExitCode::code_failed, "upload " + host, why);
-    };
+    auto fail = [&](Problem problem, const std::string& why) { throw FileError(problem, ExitCode::code_failed, "upload " + host, why); };
     if (!copied) fail(problem_of(copied.failure().err), why_copy_failed(copied.failure(), options, area));
     const mode_t mode = (st.st_mode & 0111) != 0 ? 0755 : 0644;
     if (::fchmod(out, mode) != 0 || (::geteuid() == 0 && ::fchown(out, owner, owner) != 0)) fail(problem_of(errno), errno_failure("chmod").message());
-    if (::renameat(parent, tmp.c_str(), parent, name.c_str()) != 0) {
-      const bool dir = errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST;
-      fail(dir ? Problem::is_a_directory : problem_of(errno), dir ? shown.shown() + " is a directory in the sandbox" : errno_failure("rename").message());
+    if (auto published = created->publish(name, Replace::yes); !published) {
+      const int err = published.failure().err;
+      const bool dir = err == EISDIR || err == ENOTEMPTY || err == EEXIST;
+      fail(dir ? Problem::is_a_directory : problem_of(err), dir ? shown.shown() + " is a directory in the sandbox" : published.failure().message());
     }
     used += copied->bytes;
     report.files.push_back({host, shown.shown(), copied->bytes, copied->sha256});

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <fmt/format.h>
+#include <mutex>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,6 +105,11 @@ Result<std::unique_ptr<Cgroup>> create_cgroup_v1(const std::string& name, const 
     std::string probe = fmt::format("{}/{}/cgroup.procs", k_root, controller);
     if (::access(probe.c_str(), W_OK) != 0) return errno_failure(fmt::format("{} controller", controller));
   }
+  // Once per process: what earlier owners killed with SIGKILL left behind.
+  static std::once_flag swept;
+  std::call_once(swept, [] {
+    for (const char* controller : {"memory", "pids", "cpu"}) remove_stale_groups(fmt::format("{}/{}/sandpit", k_root, controller), "");
+  });
   std::vector<std::string> dirs;
   for (const char* controller : {"memory", "pids", "cpu"}) {
     auto dir = make_group(controller, name);

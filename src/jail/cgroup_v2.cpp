@@ -2,7 +2,10 @@
 #include "sandpit/jail/cgroup_v2.hpp"
 
 #include <chrono>
+#include "sandpit/jail/cgroup.hpp"
+
 #include <fmt/format.h>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -164,6 +167,13 @@ Result<V2Created> create_cgroup_v2(const std::string& name, const config::Limits
     const bool cpu = controllers && has_words(*controllers, {"cpu"});
     if (auto r = fs.write(base + "/cgroup.subtree_control", cpu ? "+memory +pids +cpu" : "+memory +pids"); !r) return r.failure();
   }
+  // Once per process: groups whose owner was killed with SIGKILL (systemd trims a
+  // dead scope itself; a cgroup tree without systemd has nobody else to).
+  static std::once_flag swept;
+  std::call_once(swept, [&] {
+    remove_stale_groups(base, "sandpit-");
+    remove_stale_groups(base, k_leaf_prefix);
+  });
   const std::string dir = base + "/sandpit-" + name;
   if (auto r = fs.make_dir(dir); !r) return r.failure();
   auto group = std::make_unique<CgroupV2>(fs, dir); // removes the directory if a knob fails below

@@ -4,6 +4,7 @@
 
 #include "sandpit/jail/seccomp.hpp"
 
+#include "sandpit/util/fault.hpp"
 #include "sandpit/util/trace.hpp"
 
 #include <algorithm>
@@ -52,6 +53,7 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested, const Spawn
   jail->m_init_pid = launched->pid;
   jail->m_ctl = std::move(launched->ctl);
   trace::mark("init launched");
+  fault::reached("jail-setup", jail->m_init_pid);
   // A failed child step explains a dead init better than the socket error does.
   auto fail = [&](Failure failure) -> Result<std::unique_ptr<Jail>> {
     if (auto step = child_failure(*launched)) return *step;

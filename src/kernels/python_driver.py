@@ -299,9 +299,12 @@ _cold_ns = {}
 
 
 def _cold():
+    # Filled only once whole: a SIGINT that lands while a cell's first use compiles
+    # it must not leave half of it for the error handler (a KeyError took the driver down).
     if not _cold_ns:
-        _cold_ns.update(sys=sys, os=os)
-        exec(compile(_COLD, "<string>", "exec"), _cold_ns)
+        ns = {"sys": sys, "os": os}
+        exec(compile(_COLD, "<string>", "exec"), ns)
+        _cold_ns.update(ns)
     return _cold_ns
 
 

@@ -5,6 +5,7 @@
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/kernels/language.hpp"
+#include "sandpit/session/audit_trail.hpp"
 #include "sandpit/session/client.hpp"
 #include "sandpit/util/strings.hpp"
 #include "sandpit/util/units.hpp"
@@ -95,6 +96,7 @@ json SandpitTools::run_code(const json& arguments, Call& call) {
   auto workspace = m_env.workspace(run.session);
   auto caller = m_env.caller(call, "mcp");
   std::string notes;
+  for (const auto& notice : session::recover_lost(config, workspace)) notes += "sandpit: " + notice + "\n";
   for (const auto& finding : session::admit(config, caller, workspace, run.request)) notes += "sandpit: " + session::warning_text(finding) + "\n";
 
   const auto language = std::string(kernels::name_of(run.request.language));

@@ -7,6 +7,7 @@
 #include "sandpit/core/version.hpp"
 #include "sandpit/repl/completion.hpp"
 #include "sandpit/session/admission.hpp"
+#include "sandpit/session/audit_trail.hpp"
 #include "sandpit/session/client.hpp"
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/strings.hpp"
@@ -160,12 +161,28 @@ private:
     return Completeness::complete;
   }
 
+  // Runs the cell in the session; a daemon that dies during it is waited for and the cell recorded as interrupted.
+  session::ExecResult execute(const session::protocol::Execute& e, session::OutputSink& sink) {
+    try {
+      return client().execute(e, sink);
+    } catch (const session::DaemonGone&) {
+      const pid_t daemon = m_client ? m_client->daemon_pid() : 0;
+      for (const auto& notice : session::recover_after_crash(m_config, m_workspace, daemon)) {
+        (void)sys::write_all(STDERR_FILENO, fmt::format("sandpit: {}\n", notice));
+      }
+      throw;
+    }
+  }
+
   ExitCode run_cell(const std::string& code) {
     try {
       session::ExecRequest request;
       request.language = m_language;
       request.code = code;
       request.timeout = m_config.limits.timeout;
+      for (const auto& notice : session::recover_lost(m_config, m_workspace)) {
+        (void)sys::write_all(STDERR_FILENO, fmt::format("sandpit: {}\n", notice));
+      }
       for (const auto& finding : session::admit(m_config, m_caller, m_workspace, request)) {
         (void)sys::write_all(STDERR_FILENO, fmt::format("sandpit: {}\n", session::warning_text(finding)));
       }
@@ -177,7 +194,7 @@ private:
       e.user = m_caller.user;
       e.command = m_caller.command;
       CellSink sink(m_style, m_style.interactive && ::isatty(STDERR_FILENO) == 1);
-      auto result = client().execute(e, sink);
+      auto result = execute(e, sink);
       sink.finish();
       print_result(result, m_style, m_images);
       if (result.timed_out) return ExitCode::timed_out;

@@ -1,6 +1,7 @@
 // GET and POST /files: downloads and uploads through files::open_for_download and files::upload_from, audited as transfers.
 #include "envd.hpp"
 #include "entry_info.hpp"
+#include "file_call.hpp"
 #include "multipart.hpp"
 
 #include "sandpit/core/error.hpp"
@@ -107,34 +108,30 @@ files::HomePath resolve(const std::string& text) {
   }
 }
 
-void record(Service& service, const Sandbox& sandbox, const http::Request& req, const std::string& operation, const session::TransferAsked& asked,
-            const files::Report* report, const Error* error, Clock::time_point started) {
-  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-  auto r = session::transfer_record(service.caller(sandbox, req), sandbox.workspace, asked, report, error, ms);
-  r.extra["operation"] = operation;
-  (void)session::append_audit(service.config(), r);
-}
-
 void download(Service& service, const std::shared_ptr<Sandbox>& sandbox, http::Request& req, http::Response& res) {
-  const auto started = Clock::now();
   check_user(req.param("username"), false);
   const auto where = resolve(req.param("path"));
+  FileCall call(service, *sandbox, req, "download", {where.shown, "(E2B client)"});
   const auto roots = service.sandboxes().roots(*sandbox);
   files::Opened opened;
   try {
     opened = files::open_for_download(*roots, where.path);
   } catch (const files::FileError& e) {
-    record(service, *sandbox, req, "download", {where.shown, "(E2B client)"}, nullptr, &e, started);
+    call.done(nullptr, &e);
     if (e.problem() == files::Problem::not_found) throw ApiError(404, fmt::format("path '{}' does not exist", where.shown));
     if (e.problem() == files::Problem::is_a_directory) throw ApiError(400, fmt::format("path '{}' is a directory", where.shown));
     if (e.problem() == files::Problem::refused) throw ApiError(400, fmt::format("path '{}': {}", where.shown, e.reason()));
     throw ApiError(500, fmt::format("error opening file '{}': {}", where.shown, e.reason()));
   }
   const auto max = service.config().limits.transfer;
-  if (opened.size > max) throw ApiError(400, fmt::format("path '{}' is larger than one transfer may copy (limits.transfer = {} bytes)", where.shown, max));
+  if (opened.size > max) {
+    const auto why = fmt::format("path '{}' is larger than one transfer may copy (limits.transfer = {} bytes)", where.shown, max);
+    call.refused("download " + where.shown, why);
+    throw ApiError(400, why);
+  }
   files::Report report;
   report.files.push_back({"", where.shown, opened.size, sha256_of(opened.fd.get(), opened.size)});
-  record(service, *sandbox, req, "download", {where.shown, "(E2B client)"}, &report, nullptr, started);
+  call.done(&report, nullptr);
   const auto name = where.shown.substr(where.shown.rfind('/') + 1);
   std::string quoted;
   for (char c : name) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
@@ -210,7 +207,6 @@ std::vector<Target> targets_of(Service& service, http::Request& req, int body) {
 }
 
 void upload(Service& service, const std::shared_ptr<Sandbox>& sandbox, http::Request& req, http::Response& res) {
-  const auto started = Clock::now();
   check_user(req.param("username"), false);
   const auto max = service.config().limits.transfer;
   if (!req.body_file.valid()) {
@@ -232,12 +228,13 @@ void upload(Service& service, const std::shared_ptr<Sandbox>& sandbox, http::Req
       throw ApiError(400, fmt::format("you cannot upload multiple files to the same path '{}' in one upload request", paths.back().shown));
     }
   }
+  const session::TransferAsked asked{"(E2B client)", paths.size() == 1 ? paths[0].shown : fmt::format("{} files", paths.size())};
+  FileCall call(service, *sandbox, req, "upload", asked);
   const auto roots = service.sandboxes().roots(*sandbox);
   files::Transfer options;
   options.max_bytes = max;
   files::Report report;
   json written = json::array();
-  const session::TransferAsked asked{"(E2B client)", paths.size() == 1 ? paths[0].shown : fmt::format("{} files", paths.size())};
   for (std::size_t i = 0; i < targets.size(); ++i) {
     try {
       auto copied = files::upload_from(targets[i].data.get(), "(E2B client)", *roots, paths[i].path, options);
@@ -245,7 +242,7 @@ void upload(Service& service, const std::shared_ptr<Sandbox>& sandbox, http::Req
       report.files.push_back(copied);
       if (!metadata.empty()) files::write_metadata(*roots, paths[i].path, k_metadata_xattr, metadata);
     } catch (const files::FileError& e) {
-      record(service, *sandbox, req, "upload", asked, &report, &e, started);
+      call.done(&report, &e);
       if (e.problem() == files::Problem::no_space) throw ApiError(507, fmt::format("attempted to write to {}: not enough disk space available", paths[i].shown));
       if (e.problem() == files::Problem::is_a_directory) throw ApiError(400, fmt::format("path is a directory: {}", paths[i].shown));
       if (e.problem() == files::Problem::too_large) throw ApiError(400, fmt::format("{}: {}", paths[i].shown, e.reason()));
@@ -255,7 +252,7 @@ void upload(Service& service, const std::shared_ptr<Sandbox>& sandbox, http::Req
     if (!metadata.empty()) entry["metadata"] = metadata;
     written.push_back(entry);
   }
-  record(service, *sandbox, req, "upload", asked, &report, nullptr, started);
+  call.done(&report, nullptr);
   send_json(res, 200, written);
 }
 

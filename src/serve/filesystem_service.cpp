@@ -1,6 +1,7 @@
 // filesystem.Filesystem: Stat, ListDir, MakeDir, Move, Remove and the watches, on files:: operations beneath the roots the daemon lends.
 #include "envd.hpp"
 #include "entry_info.hpp"
+#include "file_call.hpp"
 #include "watcher.hpp"
 
 #include "sandpit/core/error.hpp"
@@ -18,14 +19,6 @@ using connect::RpcError;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t k_max_watchers = 64; // polling watchers a sandbox may hold
-
-// A mutation, audited like a transfer: who, what, and the outcome.
-void audit(Service& service, const Sandbox& sandbox, const http::Request& req, const std::string& operation, const std::string& from,
-           const std::string& to, const Error* error) {
-  auto record = session::transfer_record(service.caller(sandbox, req), sandbox.workspace, {from, to}, nullptr, error, 0);
-  record.extra["operation"] = operation;
-  (void)session::append_audit(service.config(), record);
-}
 
 json stat_json(const files::Roots& roots, const files::HomePath& where) {
   try {
@@ -136,40 +129,47 @@ void filesystem_service(Service& service, const std::shared_ptr<Sandbox>& sandbo
   if (method == "ListDir") return connect::unary_ok(res, list(*roots, message));
   if (method == "MakeDir") {
     const auto where = rpc_path(connect::string_field(message, "path"));
+    // Each mutation is audited like a transfer, its intent before it touches the sandbox.
+    FileCall call(service, *sandbox, req, "mkdir", {where.shown, ""});
     bool made = false;
     try {
       made = files::make_dir(*roots, where.path);
     } catch (const files::FileError& e) {
+      call.done(nullptr, &e);
       if (e.problem() == files::Problem::exists) throw RpcError(Code::invalid_argument, fmt::format("path already exists but it is not a directory: {}", where.shown));
-      audit(service, *sandbox, req, "mkdir", where.shown, "", &e);
       throw_rpc(e);
     }
-    if (!made) throw RpcError(Code::already_exists, fmt::format("directory already exists: {}", where.shown));
-    audit(service, *sandbox, req, "mkdir", where.shown, "", nullptr);
+    if (!made) {
+      call.refused("mkdir " + where.shown, "the directory already exists");
+      throw RpcError(Code::already_exists, fmt::format("directory already exists: {}", where.shown));
+    }
+    call.done(nullptr, nullptr);
     return connect::unary_ok(res, {{"entry", stat_json(*roots, where)}});
   }
   if (method == "Move") {
     const auto from = rpc_path(connect::string_field(message, "source"));
     const auto to = rpc_path(connect::string_field(message, "destination"));
+    FileCall call(service, *sandbox, req, "move", {from.shown, to.shown});
     try {
       files::move_entry(*roots, from.path, to.path);
     } catch (const files::FileError& e) {
-      audit(service, *sandbox, req, "move", from.shown, to.shown, &e);
+      call.done(nullptr, &e);
       if (e.problem() == files::Problem::not_found) throw RpcError(Code::not_found, fmt::format("source file not found: {}", from.shown));
       throw_rpc(e);
     }
-    audit(service, *sandbox, req, "move", from.shown, to.shown, nullptr);
+    call.done(nullptr, nullptr);
     return connect::unary_ok(res, {{"entry", stat_json(*roots, to)}});
   }
   if (method == "Remove") {
     const auto where = rpc_path(connect::string_field(message, "path"));
+    FileCall call(service, *sandbox, req, "remove", {where.shown, ""});
     try {
       files::remove_entry(*roots, where.path);
     } catch (const files::FileError& e) {
-      audit(service, *sandbox, req, "remove", where.shown, "", &e);
+      call.done(nullptr, &e);
       throw RpcError(Code::internal, fmt::format("error removing file or directory: {}", e.reason()));
     }
-    audit(service, *sandbox, req, "remove", where.shown, "", nullptr);
+    call.done(nullptr, nullptr);
     return connect::unary_ok(res, json::object());
   }
   if (method == "WatchDir") {

@@ -3,6 +3,7 @@
 
 #include "sandpit/core/error.hpp"
 #include "sandpit/kernels/language.hpp"
+#include "sandpit/session/audit_trail.hpp"
 #include "sandpit/session/client.hpp"
 #include "sandpit/session/profile.hpp"
 #include "sandpit/util/strings.hpp"
@@ -209,6 +210,7 @@ void run(Service& service, Sandbox& sandbox, const http::Request& req, const Cod
   const auto caller = service.caller(sandbox, req);
   try {
     session::check_env(env);
+    for (const auto& notice : session::recover_lost(service.config(), sandbox.workspace)) out.on_stderr("sandpit: " + notice + "\n");
     for (const auto& finding : session::admit(service.config(), caller, sandbox.workspace, request)) {
       out.on_stderr("sandpit: " + session::warning_text(finding) + "\n");
     }

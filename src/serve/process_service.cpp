@@ -4,6 +4,7 @@
 #include "sandpit/core/error.hpp"
 #include "sandpit/files/base64.hpp"
 #include "sandpit/kernels/language.hpp"
+#include "sandpit/session/audit_trail.hpp"
 #include "sandpit/session/profile.hpp"
 
 #include <cctype>
@@ -176,6 +177,9 @@ void start(Service& service, Sandbox& sandbox, const http::Request& req, http::R
   asked.code = argv.size() >= 3 && (argv[1] == "-c" || argv[1] == "-l") ? argv.back() : strings_join(argv);
   try {
     session::check_env(env);
+    for (const auto& notice : session::recover_lost(service.config(), sandbox.workspace)) {
+      fmt::print(stderr, "sandpit serve: sandbox {}: {}\n", sandbox.id, notice);
+    }
     (void)session::admit(service.config(), caller, sandbox.workspace, asked);
   } catch (const Error& e) {
     throw RpcError(e.code() == ExitCode::usage ? Code::invalid_argument : Code::permission_denied, e.subject() + ": " + e.reason());

@@ -26,8 +26,9 @@ std::string uuid_like() {
   return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4), hex.substr(16, 4), hex.substr(20));
 }
 
-// Waits for the daemon to let go of its "alive" lock (it has exited), then SIGKILLs it.
-void wait_gone(const Workspace& workspace, pid_t pid) {
+} // namespace
+
+void wait_daemon_gone(const Workspace& workspace, pid_t pid) {
   sys::Fd alive(::open(session::alive_path(workspace).c_str(), O_RDONLY | O_CLOEXEC));
   const auto give_up = Clock::now() + std::chrono::seconds(5);
   while (alive.valid() && Clock::now() < give_up) {
@@ -37,9 +38,8 @@ void wait_gone(const Workspace& workspace, pid_t pid) {
   if (pid > 0) ::kill(pid, SIGKILL);
 }
 
-} // namespace
-
 fs::path sandbox_folder(const std::string& id) { return state_home() / "serve" / "sandboxes" / id; }
+fs::path owner_lock_path(const std::string& id) { return sandbox_folder(id) / ".sandpit-serve.lock"; }
 
 Sandboxes::Sandboxes(const config::Config& config, std::string config_file)
     : m_config(config), m_config_file(std::move(config_file)), m_reaper([this] { reap(); }) {
@@ -106,6 +106,9 @@ std::shared_ptr<Sandbox> Sandboxes::create(const CreateSpec& spec) {
   if (ec) throw ApiError(500, fmt::format("cannot create {}: {}", folder.string(), ec.message()));
   Live live;
   live.sandbox = sandbox;
+  // Held while this server lives: a server started after this one is killed knows the sandbox is nobody's.
+  live.owner_lock = sys::Fd(::open(owner_lock_path(sandbox->id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (live.owner_lock.valid()) (void)::flock(live.owner_lock.get(), LOCK_EX | LOCK_NB);
   try {
     sandbox->workspace = Workspace::resolve(folder.string());
     sandbox->workspace.ensure_created();
@@ -265,7 +268,7 @@ void Sandboxes::destroy(Live live) {
       } catch (const Error&) {
       }
       live.lease.reset();
-      wait_gone(sandbox.workspace, pid);
+      wait_daemon_gone(sandbox.workspace, pid);
     }
   } catch (const Error& e) {
     fmt::print(stderr, "sandpit serve: sandbox {}: stopping its session: {}: {}\n", sandbox.id, e.subject(), e.reason());

@@ -7,6 +7,7 @@
 #include "sandpit/core/paths.hpp"
 #include "sandpit/files/files.hpp"
 #include "sandpit/session/client.hpp"
+#include "sandpit/sys/fd.hpp"
 
 #include <condition_variable>
 #include <map>
@@ -99,6 +100,7 @@ private:
     std::optional<session::Client> lease; // held open: the daemon stays while serve runs, and goes idle if serve dies
     pid_t daemon_pid = -1;
     std::shared_ptr<const files::Roots> roots;
+    sys::Fd owner_lock; // flock'd for the sandbox's life: see sweep_leftover_sandboxes
   };
   void reap();
   void destroy(Live live);
@@ -115,5 +117,17 @@ private:
 
 // The host folder of a sandbox's workspace: state_home()/serve/sandboxes/<id>.
 fs::path sandbox_folder(const std::string& id);
+
+// The file in a sandbox's folder that its server holds an exclusive flock on while the sandbox lives.
+fs::path owner_lock_path(const std::string& id);
+
+// Waits for a workspace's daemon to let go of its "alive" lock (it has exited), at most 5 s, then SIGKILLs `pid`.
+void wait_daemon_gone(const Workspace& workspace, pid_t pid);
+
+// Sandboxes whose server is gone (killed with SIGKILL: nobody holds their owner
+// lock): stops their daemons, records what they lost as interrupted, and removes
+// their folders. Returns a notice per lost action, naming the sandbox. Called when
+// `sandpit serve` starts; sandboxes of another running server are left alone.
+std::vector<std::string> sweep_leftover_sandboxes(const config::Config& config, const std::string& config_file);
 
 } // namespace sandpit::serve

@@ -78,6 +78,8 @@ int run_serve(const config::Config& config, const ServeOptions& options) {
   sigaddset(&stops, SIGTERM);
   ::pthread_sigmask(SIG_BLOCK, &stops, nullptr);
 
+  // What an earlier server killed with SIGKILL left: its sandboxes' runs are recorded, their folders cleared.
+  for (const auto& notice : sweep_leftover_sandboxes(config, options.config_file)) fmt::print(stderr, "sandpit serve: {}\n", notice);
   Service service(config, options.config_file, std::move(keys));
   http::ServerOptions server_options;
   server_options.host = listen.host;

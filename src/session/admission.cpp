@@ -1,5 +1,6 @@
 #include "sandpit/session/admission.hpp"
 #include "sandpit/session/packages.hpp"
+#include "sandpit/session/audit_trail.hpp"
 
 #include "sandpit/audit/log.hpp"
 #include "sandpit/files/quota.hpp"
@@ -22,7 +23,9 @@ void check_log_writable(const config::Config& config) {
   std::filesystem::create_directories(path.parent_path(), ec);
   if (!ec) std::filesystem::permissions(path.parent_path(), std::filesystem::perms::owner_all, ec);
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) throw Error(ExitCode::sandbox_setup, "audit log " + path.string(), errno_failure("open").message());
+  if (fd < 0) {
+    throw Error(ExitCode::sandbox_setup, "audit log " + path.string(), errno_failure("open").message() + " " + std::string(k_nothing_ran));
+  }
   sys::Fd owned(fd);
 }
 
@@ -136,10 +139,14 @@ audit::Record transfer_record(const Caller& caller, const Workspace& workspace, 
 files::Report audited_transfer(const config::Config& config, const Caller& caller, const Workspace& workspace,
                                const TransferAsked& asked, const files::Transfer& options, Areas areas,
                                const std::function<files::Report(const files::Roots&, const files::Transfer&)>& copy) {
+  for (const auto& notice : recover_lost(config, workspace)) fmt::print(stderr, "sandpit: {}\n", notice);
+  auto intent = transfer_record(caller, workspace, asked, nullptr, nullptr, 0);
+  intent.success = false;
+  AuditedAction action(config, workspace, intent); // before a byte moves
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(); };
   auto record = [&](const files::Report* report, const Error* error) {
-    if (auto warning = append_audit(config, transfer_record(caller, workspace, asked, report, error, elapsed())); !warning.empty()) {
+    if (auto warning = action.complete(transfer_record(caller, workspace, asked, report, error, elapsed())); !warning.empty()) {
       fmt::print(stderr, "sandpit: {}\n", warning);
     }
   };

@@ -5,6 +5,7 @@
 #include "sandpit/session/daemon.hpp"
 #include "sandpit/session/pool.hpp"
 #include "sandpit/sys/unix_socket.hpp"
+#include "sandpit/util/fault.hpp"
 #include "sandpit/util/trace.hpp"
 
 #include <csignal>
@@ -105,10 +106,12 @@ void start_within_budget(const Workspace& workspace, const std::string& config_f
 }
 
 
-std::optional<sys::Fd> try_connect(const Workspace& workspace) {
+// `stale`: the socket is there but nobody listens: its daemon died without removing it.
+std::optional<sys::Fd> try_connect(const Workspace& workspace, bool* stale = nullptr) {
   auto fd = sys::connect_unix(workspace.state_dir.string(), "socket");
   if (fd) return std::move(fd).value();
   int err = fd.failure().err;
+  if (stale != nullptr) *stale = err == ECONNREFUSED;
   if (err == ENOENT || err == ECONNREFUSED) return std::nullopt;
   fail("connect to session", fd.failure().message());
 }
@@ -117,6 +120,7 @@ std::optional<sys::Fd> try_connect(const Workspace& workspace) {
 
 std::optional<Client> Client::connect(const Workspace& workspace, const std::string& config_file, Start start,
                                       const std::string& first_language, std::uint64_t max_sessions, const config::Config* pool_config) {
+  bool replaced = false;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto fd = try_connect(workspace);
     if (!fd && start == Start::no) return std::nullopt;
@@ -124,8 +128,10 @@ std::optional<Client> Client::connect(const Workspace& workspace, const std::str
       workspace.ensure_created();
       sys::Fd lock(::open(lock_path(workspace).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
       if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) fail("lock " + lock_path(workspace), std::strerror(errno));
-      fd = try_connect(workspace); // another client may have started it while we waited
+      bool stale = false; // under the lock nobody is starting one: a socket that refuses is a dead daemon's
+      fd = try_connect(workspace, &stale); // another client may have started it while we waited
       if (!fd) {
+        replaced = replaced || stale;
         start_within_budget(workspace, config_file, first_language, max_sessions, pool_config);
         trace::mark("daemon started");
         fd = try_connect(workspace);
@@ -144,6 +150,7 @@ std::optional<Client> Client::connect(const Workspace& workspace, const std::str
     if (hello.value("type", "") == "error") fail("session", hello.value("message", "refused"), ExitCode::usage);
     if (hello.value("type", "") != "hello") fail("session", "unexpected answer from the session daemon");
     client.m_hello = std::move(hello);
+    client.m_replaced_dead = replaced;
     return client;
   }
   fail("connect to session", "the session daemon closed the connection twice");
@@ -151,7 +158,7 @@ std::optional<Client> Client::connect(const Workspace& workspace, const std::str
 
 json Client::read_reply() {
   auto line = m_reader->next();
-  if (!line || !*line) fail("session", "the session daemon went away");
+  if (!line || !*line) throw DaemonGone("the session daemon went away");
   json reply = json::parse(**line, nullptr, false);
   if (!reply.is_object()) fail("session", "unreadable answer from the session daemon");
   return reply;
@@ -185,7 +192,7 @@ std::optional<json> Client::next_event(int timeout_ms) {
       if (!event.is_object()) fail("session", "unreadable answer from the session daemon");
       return event;
     }
-    if (m_reader->eof()) fail("session", "the session daemon went away");
+    if (m_reader->eof()) throw DaemonGone("the session daemon went away");
     pollfd p{m_fd.get(), POLLIN, 0};
     int n = ::poll(&p, 1, timeout_ms);
     if (n < 0 && errno != EINTR) fail("session", std::strerror(errno));
@@ -209,7 +216,7 @@ files::Roots Client::roots() {
   ssize_t n;
   while ((n = ::recvmsg(m_fd.get(), &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }
-  if (n <= 0) fail("session", "the session daemon went away");
+  if (n <= 0) throw DaemonGone("the session daemon went away");
   std::vector<sys::Fd> fds;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -222,7 +229,7 @@ files::Roots Client::roots() {
   std::string text(buf, static_cast<std::size_t>(n));
   while (text.find('\n') == std::string::npos) {
     ssize_t more = ::recv(m_fd.get(), buf, sizeof buf, 0);
-    if (more <= 0) fail("session", "the session daemon went away");
+    if (more <= 0) throw DaemonGone("the session daemon went away");
     text.append(buf, static_cast<std::size_t>(more));
   }
   json reply = json::parse(text.substr(0, text.find('\n')), nullptr, false);
@@ -268,7 +275,7 @@ ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const s
     auto line = m_reader->poll_next();
     if (!line) fail("session", line.failure().message());
     if (!*line) {
-      if (m_reader->eof()) fail("session", "the session daemon went away during the execution");
+      if (m_reader->eof()) throw DaemonGone("the session daemon went away during the execution");
       pollfd fds[3] = {{m_fd.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}, {interrupted ? -1 : interruption.fd, POLLIN, 0}};
       if (::poll(fds, 3, -1) < 0 && errno != EINTR) fail("session", std::strerror(errno));
       if (sigfd.valid() && (fds[1].revents & POLLIN) != 0) {
@@ -289,7 +296,9 @@ ExecResult Client::execute(const protocol::Execute& e, OutputSink& sink, const s
     json event = json::parse(**line, nullptr, false);
     if (on_event) on_event(event);
     const auto type = event.value("type", "");
+    if (type == "started") fault::reached("started");
     if (type == "stream") {
+      fault::reached("output"); // the crash tests: the cell is running for sure (it wrote)
       const auto text = event.value("text", "");
       if (event.value("name", "") == "stderr") {
         err += text;

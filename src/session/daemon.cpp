@@ -2,6 +2,8 @@
 
 #include "sandpit/files/quota.hpp"
 #include "sandpit/session/admission.hpp"
+#include "sandpit/session/audit_trail.hpp"
+#include "sandpit/util/fault.hpp"
 
 #include "daemon_process.hpp"
 #include "event_sink.hpp"
@@ -112,6 +114,8 @@ public:
     lock.unlock();
     m_session.reset();
   }
+
+  pid_t init_pid() const { return m_session ? m_session->jail().init_pid() : -1; }
 
 private:
   void accept_one() {
@@ -232,23 +236,41 @@ private:
       (void)protocol::send(fd, error_message("closing", "the session was stopped before this execution's turn came", 125));
       return;
     }
+    if (m_session->jail().dead()) {
+      // Its init died (killed from outside): nothing can run here any more. The next client starts a new session.
+      (void)protocol::send(fd, error_message("sandbox", "the sandbox of this session had ended (its init died); the session "
+                                                        "is stopping, and the next run starts a new one", 125, "session"));
+      leave();
+      return;
+    }
+    struct LeaveIfDead {
+      Daemon& daemon;
+      ~LeaveIfDead() {
+        if (daemon.m_session->jail().dead()) daemon.leave(); // the run reported SandboxLost; the next starts afresh
+      }
+    } leave_if_dead{*this};
     ExecRequest request{*kernels::parse_language(e.language), e.code, e.filename, units::Millis(e.timeout_ms), e.context, e.env, e.cwd, e.packages};
     EventSink sink(fd);
     ClientCanceller canceller(fd, reader);
-    // Recorded before the client hears the result, and even if it has gone.
     auto record = exec_record(Caller{e.user, e.command, e.client}, m_workspace, request);
-    bool recorded = false;
+    record.session = m_session->name();
+    // The intent is in the log before the code can have any effect; a log that
+    // cannot take it refuses the run.
+    std::optional<AuditedAction> action;
     try {
+      action.emplace(m_config, m_workspace, record);
       check_env(request.env);
       auto result = m_session->execute(request, sink, &canceller,
                                        [fd](int n) { (void)protocol::send(fd, {{"type", "started"}, {"execution_count", n}}); });
       sink.flush();
       snapshot();
+      fault::reached("result");
       set_outcome(record, result);
       if (!canceller.reason().empty()) record.extra["cancelled"] = canceller.reason();
-      auto warning = append_audit(m_config, record);
+      // Recorded before the client hears the result, and even if it has gone.
+      auto warning = action->complete(record);
+      fault::reached("recorded");
       if (auto full = files::full_areas(m_config, m_workspace); !full.empty()) warning += (warning.empty() ? "" : "\nsandpit: ") + full;
-      recorded = true;
       // The client has the output already, from the stream events; repeating it
       // here could make the line longer than a reader accepts.
       auto object = to_json(result);
@@ -258,18 +280,18 @@ private:
       if (!warning.empty()) message["warning"] = warning;
       (void)protocol::send(fd, message);
     } catch (const Error& err) {
-      if (!recorded) {
+      if (action && !action->completed()) {
         record.exit_code = static_cast<int>(err.code());
         record.error = err.subject() + ": " + err.reason();
-        (void)append_audit(m_config, record);
+        (void)action->complete(record);
       }
       (void)protocol::send(fd, error_message("setup", err.reason(), static_cast<int>(err.code()), err.subject()));
     } catch (const std::exception& err) {
       // Never let one execution take the daemon, and every other client's session, down.
-      if (!recorded) {
+      if (action && !action->completed()) {
         record.exit_code = 125;
         record.error = std::string("internal error: ") + err.what();
-        (void)append_audit(m_config, record);
+        (void)action->complete(record);
       }
       (void)protocol::send(fd, error_message("internal", err.what(), 125, "session"));
     }
@@ -299,10 +321,19 @@ private:
     }
   }
 
+  // Stops accepting clients: new ones must start a new daemon (the socket goes first).
+  void leave() {
+    m_stop = true;
+    [[maybe_unused]] auto n = ::write(m_wake.second.get(), "x", 1);
+  }
+
   void reset() {
     m_session->kill_processes();
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(m_workspace.files_dir, ec)) fs::remove_all(entry.path(), ec);
+    for (const auto& entry : fs::directory_iterator(m_workspace.files_dir, ec)) {
+      fs::remove_all(entry.path(), ec);
+      fault::reached("reset");
+    }
   }
 
   void snapshot() {
@@ -372,6 +403,7 @@ int run_daemon(const Workspace& workspace, const config::Config& config, int rea
   std::unique_ptr<Session> session;
   try {
     // Before the jail is cloned: it inherits the quota mounts of this thread.
+    fault::reached("start");
     files::enter_quota_mounts(config, workspace);
     // The first client's kernel starts with the jail, while that client connects.
     session = Session::start(config, workspace, Lifetime::persistent, kernels::parse_language(warm_language));
@@ -398,6 +430,7 @@ int serve_session(std::unique_ptr<Session> session, sys::Fd listener, const Work
   daemon.serve();
   // New clients must start a new daemon from here on; this one is leaving.
   ::unlink(socket_path(workspace).c_str());
+  fault::reached("idle-exit", daemon.init_pid());
   daemon.close();
   return 0;
 }
@@ -411,6 +444,7 @@ int daemon_main(int argc, char** argv) {
   if (argc < 4) return 2;
   int ready_fd = std::atoi(argv[3]);
   try {
+    fault::set_role(fault::Role::daemon);
     auto workspace = Workspace::resolve(argv[2]);
     auto config = config::load({argc > 4 ? argv[4] : ""});
     return run_daemon(workspace, config, ready_fd, argc > 5 ? argv[5] : "", argc > 4 ? argv[4] : "");

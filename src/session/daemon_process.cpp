@@ -4,6 +4,8 @@
 #include "sandpit/core/error.hpp"
 #include "sandpit/files/base64.hpp"
 #include "sandpit/session/admission.hpp"
+#include "sandpit/session/audit_trail.hpp"
+#include "sandpit/util/fault.hpp"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -37,17 +39,22 @@ json end_event(const ProcessEvent& end) {
   return m;
 }
 
-// The audit record of a command, written when it ends.
-ProcessTable::EndHook audit_hook(const config::Config& config, const Workspace& workspace, const protocol::Request& r,
-                                 const std::string& session_name) {
+// The audit record of a command: its intent before it starts (throws when the log cannot take it).
+std::shared_ptr<AuditedAction> command_intent(const config::Config& config, const Workspace& workspace, const protocol::Request& r,
+                                              const std::string& session_name, audit::Record& record) {
   ExecRequest asked;
   asked.language = kernels::Language::bash;
   asked.code = command_text(r.process.argv);
-  auto record = exec_record(Caller{r.execute.user, r.execute.command, r.execute.client}, workspace, asked);
+  record = exec_record(Caller{r.execute.user, r.execute.command, r.execute.client}, workspace, asked);
   record.session = session_name;
   record.extra["process"] = true;
   if (!r.process.tag.empty()) record.extra["tag"] = r.process.tag;
-  return [config, record](const ProcessInfo& info, const ProcessEvent& end, std::chrono::milliseconds took) mutable {
+  return std::make_shared<AuditedAction>(config, workspace, record);
+}
+
+// Its outcome, written when it ends.
+ProcessTable::EndHook audit_hook(std::shared_ptr<AuditedAction> action, audit::Record record) {
+  return [action, record](const ProcessInfo& info, const ProcessEvent& end, std::chrono::milliseconds took) mutable {
     record.extra["pid"] = info.pid;
     record.duration_ms = took.count();
     record.timed_out = end.timed_out;
@@ -60,7 +67,7 @@ ProcessTable::EndHook audit_hook(const config::Config& config, const Workspace& 
     }
     if (end.timed_out) record.error = "TimeoutError: the command ran past its timeout and was killed";
     record.success = record.exit_code == 0;
-    (void)append_audit(config, record);
+    (void)action->complete(record);
   };
 }
 
@@ -115,17 +122,26 @@ void serve_process_request(Session& session, const config::Config& config, const
   case RequestType::process_start: {
     auto sub = std::make_shared<Subscription>();
     pid_t pid = -1;
+    std::shared_ptr<AuditedAction> action;
+    audit::Record record;
     try {
+      action = command_intent(config, workspace, r, session.name(), record);
       check_env(p.env);
       auto spec = session.process_spec(p.argv, p.env, p.cwd);
       spec.stdin_pipe = p.stdin_pipe;
       spec.tag = p.tag;
       spec.timeout = std::chrono::milliseconds(p.timeout_ms);
-      pid = table.start(spec, sub, audit_hook(config, workspace, r, session.name()));
+      pid = table.start(spec, sub, audit_hook(action, record));
     } catch (const Error& e) {
+      if (action && !action->completed()) {
+        record.exit_code = static_cast<int>(e.code());
+        record.error = e.subject() + ": " + e.reason();
+        (void)action->complete(record);
+      }
       (void)protocol::send(fd, error_message(e.code() == ExitCode::usage ? "invalid" : "setup", e.reason(), static_cast<int>(e.code()), e.subject()));
       return;
     }
+    fault::reached("command");
     (void)protocol::send(fd, {{"type", "process"}, {"pid", pid}});
     stream(table, pid, fd, reader, sub, stopping);
     return;

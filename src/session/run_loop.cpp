@@ -1,5 +1,7 @@
 #include "run_loop.hpp"
 
+#include "sandpit/util/fault.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -172,6 +174,8 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
     if (unsent.empty() && ch.end_after_send && ch.ctl >= 0) ::shutdown(ch.ctl, SHUT_WR);
   };
   if (!unsent.empty()) send_some();
+  fault::reached("mid-cell", jail.init_pid());
+  bool said_something = false; // for the crash tests' "mid-output" point
 
   // Readable once the jail reports the process's exit (or dies).
   const sys::Fd exit_watch = jail.watch_exit(pid);
@@ -192,6 +196,10 @@ RunOutcome run_loop(jail::Jail& jail, pid_t pid, const RunChannels& ch, const Ru
     if (!out.pump(cap, sink) || !err.pump(cap, sink)) {
       outcome.output_limit = true;
       stopper.begin(Clock::now());
+    }
+    if (!said_something && (!result.stdout_text.empty() || !result.stderr_text.empty())) {
+      said_something = true;
+      fault::reached("mid-output", jail.init_pid());
     }
     if ((fds[2].revents & (POLLIN | POLLHUP)) != 0 && !pump_control(ctl, ctl_buffer, ch, outcome.driver_result)) {
       outcome.protocol_error = true;

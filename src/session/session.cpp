@@ -9,6 +9,7 @@
 #include "sandpit/jail/net.hpp"
 #include "sandpit/kernels/drivers.hpp"
 #include "sandpit/session/admission.hpp"
+#include "sandpit/util/fault.hpp"
 #include "sandpit/util/trace.hpp"
 
 #include <cerrno>
@@ -183,6 +184,7 @@ std::unique_ptr<Session> Session::start(const config::Config& config, const Work
     if (session->m_jail->first_pid() < 0) start_failed(language, session->m_jail->first_failure());
     std::lock_guard lock(session->m_mutex);
     session->adopt_kernel({language, ""}, session->m_jail->first_pid(), std::move(*channels));
+    fault::reached("kernel-start", session->m_jail->init_pid());
   }
   return session;
 }
@@ -236,6 +238,7 @@ std::shared_ptr<Session::Kernel> Session::kernel_for(const KernelKey& key, const
   auto pid = m_jail->spawn(spawn_request(kernel_command(m_config, language), channels, channels.ctl.second.get(), cwd));
   if (!pid) start_failed(language, pid.failure());
   adopt_kernel(key, *pid, std::move(channels));
+  fault::reached("kernel-start", m_jail->init_pid());
   if (auto lost = m_lost.find(key); lost != m_lost.end()) {
     std::string notice = fmt::format("sandpit: a new {} kernel was started because {}; earlier state is lost\n",
                                      kernels::name_of(language), lost->second);

@@ -61,10 +61,14 @@ export class Served {
     return this;
   }
 
+  // One record per action, as `sandpit audit` shows them: an intent whose outcome is in the log
+  // is left out (the outcome names it in "intent" and stands for both).
   auditRecords() {
     const file = path.join(this.state, 'sandpit', 'audit.jsonl');
     if (!fs.existsSync(file)) return [];
-    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    const completed = new Set(lines.filter((r) => r.intent).map((r) => r.intent));
+    return lines.filter((r) => !(r.phase === 'intent' && completed.has(r.hash)));
   }
 
   sandpit(...args) {

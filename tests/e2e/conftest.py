@@ -46,9 +46,17 @@ class Sandpit:
     def audit_path(self) -> Path:
         return self.state / "sandpit" / "audit.jsonl"
 
-    def audit_records(self):
+    def audit_lines(self):
+        """Every record of the log as stored: intents and outcomes alike."""
         path = self.audit_path()
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def audit_records(self):
+        """One record per action, as `sandpit audit` shows them: an intent whose outcome is in the
+        log is left out (the outcome, which names it in "intent", stands for both)."""
+        lines = self.audit_lines()
+        completed = {r["intent"] for r in lines if "intent" in r}
+        return [r for r in lines if not (r.get("phase") == "intent" and r["hash"] in completed)]
 
     def configure(self, text: str):
         self.config_file.write_text(text)

@@ -16,7 +16,8 @@ def test_every_execution_leaves_one_chained_record(sp):
     records = sp.audit_records()
     assert len(records) == 5
     assert list(records[0]) == ["ts", "user", "workspace", "session", "command", "language", "code_sha256", "code_bytes",
-                                "success", "exit_code", "timed_out", "duration_ms", "error", "blocked", "denied", "prev", "hash"]
+                                "success", "exit_code", "timed_out", "duration_ms", "error", "blocked", "denied", "intent", "prev",
+                                "hash"]
     assert [r["success"] for r in records] == [True, True, False, False, True]
     assert records[2]["error"] == "ZeroDivisionError: division by zero"
     assert records[3]["timed_out"] is True and 900 <= records[3]["duration_ms"] < 5000
@@ -24,9 +25,13 @@ def test_every_execution_leaves_one_chained_record(sp):
     assert records[0]["workspace"] == str(sp.workspace) and records[0]["code_bytes"] == 6
     import hashlib
     assert records[0]["code_sha256"] == hashlib.sha256(b"x = 41").hexdigest()
-    assert records[0]["prev"] == "0" * 64
-    assert all(b["prev"] == a["hash"] for a, b in zip(records, records[1:]))
-    assert sp.run("audit", "verify", check=SUCCESS).stdout == f"{sp.audit_path()}: 5 records, chain intact\n"
+    # Each run is two links of the chain: its intent, then its outcome naming the intent.
+    lines = sp.audit_lines()
+    assert [l.get("phase") for l in lines] == ["intent", None] * 5
+    assert all(outcome["intent"] == intent["hash"] for intent, outcome in zip(lines[::2], lines[1::2]))
+    assert lines[0]["prev"] == "0" * 64
+    assert all(b["prev"] == a["hash"] for a, b in zip(lines, lines[1:]))
+    assert sp.run("audit", "verify", check=SUCCESS).stdout == f"{sp.audit_path()}: 10 records, chain intact\n"
 
 
 def test_audit_line_format_and_filters(sp):
@@ -69,13 +74,14 @@ def test_verify_names_the_first_broken_record(sp):
     assert "line 2: broken chain" in sp.run("audit", "verify", check=CODE_FAILED).stdout
     # A torn tail: reported, kept, and the next record chains past it.
     log.write_bytes(good + lines[3][:40])
-    assert "line 5: torn record" in sp.run("audit", "verify", check=CODE_FAILED).stdout
+    # (4 runs: an intent and an outcome each, so the torn line is the 9th.)
+    assert "line 9: torn record" in sp.run("audit", "verify", check=CODE_FAILED).stdout
     proc = sp.exec("print('after')", check=SUCCESS)
-    assert "line 5 is torn" in proc.stderr
+    assert "line 9 is torn" in proc.stderr
     text = log.read_bytes()
     assert text.startswith(good + lines[3][:40] + b"\n")
     out = sp.run("audit", "verify", check=CODE_FAILED).stdout
-    assert "line 5: torn record" in out and "broken chain" not in out
+    assert "line 9: torn record" in out and "broken chain" not in out
 
 
 def test_concurrent_writers_never_break_the_chain(sp, tmp_path):
@@ -99,7 +105,7 @@ def test_concurrent_writers_never_break_the_chain(sp, tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert sp.run("audit", "verify", check=SUCCESS).stdout.endswith(": 48 records, chain intact\n")
+    assert sp.run("audit", "verify", check=SUCCESS).stdout.endswith(": 96 records, chain intact\n")  # an intent and an outcome per run
 
 
 def test_stats_match_hand_computed_numbers(sp):

@@ -38,14 +38,14 @@ def make_user_env(fuse_mode):
     setup = (f"mount -t tmpfs -o mode=755 sandpit-dev {dev} && mknod -m {fuse_mode:o} {dev}/fuse c 10 229 && "
              f"mount --bind {dev}/fuse /dev/fuse && exec \"$@\"")
 
-    def run(*args, config="", timeout=90, input=None):
+    def run(*args, config="", timeout=90, input=None, extra_env=None):
         (root / "home" / "sandpit.toml").write_text(config)
         os.chown(root / "home" / "sandpit.toml", NOBODY, NOBODY)
         cmd = ["unshare", "--mount", "sh", "-c", setup, "sh",
                "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all",
                "--bounding-set=-all", SANDPIT, *args]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root / "ws", input=input,
-                              env={**env, "SANDPIT_CONFIG": str(root / "home" / "sandpit.toml")})
+                              env={**env, "SANDPIT_CONFIG": str(root / "home" / "sandpit.toml"), **(extra_env or {})})
 
     return root, run
 

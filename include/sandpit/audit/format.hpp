@@ -21,7 +21,7 @@ std::string format_line(const Record& record);
 std::string format_table(const std::vector<Record>& records, std::size_t width = 0);
 
 // One row per (user, language), then the user's total, then the overall total:
-// runs, ok%, mean, p50, p95, timeouts, blocked, denied. Narrower than 110
+// runs, ok%, mean, p50, p95, timeouts, blocked, denied, interrupted. Narrower than 114
 // columns (`width`), a block per row.
 std::string format_stats_table(const Stats& stats, std::size_t width = 0);
 

@@ -17,7 +17,7 @@ struct Query {
   std::optional<std::int64_t> since_ms; // ts >= since_ms
   std::optional<std::int64_t> until_ms; // ts < until_ms
   std::optional<std::string> language;
-  bool failed_only = false; // success == false (includes blocked, denied and timeouts)
+  bool failed_only = false; // success == false (includes blocked, denied, timeouts and interrupted runs)
   std::optional<std::size_t> limit; // the LAST N matches, still in file order
 };
 
@@ -27,9 +27,12 @@ struct ReadIssues {
   std::optional<std::uint64_t> first_skipped_line; // 1-based
 };
 
-// The records of the log at `path` that match `query`, in file order. A missing
-// file has no records. Skips lines that are not records and counts them in
-// `*issues` when given. Does not check hashes (verify() does).
+// The records of the log at `path` that match `query`, in file order: one per
+// action. An intent whose outcome is in the log is left out (the outcome stands
+// for both); an intent with none comes with `unfinished` set (running while its
+// owner lives, else interrupted). A missing file has no records. Skips lines that
+// are not records and counts them in `*issues` when given. Does not check hashes
+// (verify() does).
 // Throws Error("audit log <path>", why) when the file cannot be read.
 std::vector<Record> query(const std::filesystem::path& path, const Query& query, ReadIssues* issues = nullptr);
 

@@ -15,6 +15,19 @@ inline constexpr std::string_view k_genesis = "000000000000000000000000000000000
 // `error` values longer than this are cut (at a UTF-8 character boundary) and end in "...".
 inline constexpr std::size_t k_max_error_bytes = 2000;
 
+// Intent-first records: an action's intent is appended before it has any effect
+// (extra "phase": "intent", and "owner": the process that will record the outcome),
+// and its outcome after, as a record whose extra "intent" is the intent's hash.
+// A record with neither (a refusal, an old log's record) is complete on its own.
+inline constexpr std::string_view k_phase_intent = "intent";
+
+// What a reader knows of an intent record whose outcome is not in the log.
+enum class Unfinished {
+  no,          // not an intent, or its outcome is in the log
+  running,     // its owner still lives
+  interrupted, // its owner is gone: it never ended
+};
+
 // One audited action. Serialised as one JSON object whose members come in the
 // order declared here: the fixed fields, then `extra`'s members in insertion
 // order, then `prev`, then `hash` last.
@@ -39,6 +52,8 @@ struct Record {
   nlohmann::ordered_json extra = nlohmann::ordered_json::object();
   std::string prev; // set by Log::append and parse_record
   std::string hash; // set by Log::append and parse_record
+  // Set by query() on an intent whose outcome is missing; never written.
+  Unfinished unfinished = Unfinished::no;
 
   bool operator==(const Record&) const = default;
 };
@@ -61,7 +76,13 @@ std::optional<Record> parse_record(std::string_view line);
 // Lowercase hex SHA-256 of `a` followed by `b`.
 std::string sha256_hex(std::string_view a, std::string_view b = {});
 
-// `error`, else "Blocked: <reason>", else "Denied: <reason>", else "".
+// Whether `record` is an intent (extra "phase" is "intent").
+bool is_intent(const Record& record);
+// The hash of the intent `record` completes (extra "intent"), or "".
+std::string completes(const Record& record);
+
+// `error`, else "Blocked: <reason>", else "Denied: <reason>", else ""; for an
+// interrupted intent, "Interrupted: no outcome was recorded; <owner> is gone".
 std::string problem_text(const Record& record);
 
 } // namespace sandpit::audit

@@ -55,6 +55,11 @@ CgroupChoice create_cgroup(const std::string& name, const config::Limits& limits
 
 Result<std::unique_ptr<Cgroup>> create_cgroup_v1(const std::string& name, const config::Limits& limits);
 
+// Removes the groups in `base` named `<prefix><pid>-<n>` or `<prefix><pid>` whose creating process
+// (pid) is gone: a jail owner killed with SIGKILL never removed its own. A group
+// that still holds processes stays (rmdir refuses it).
+void remove_stale_groups(const std::string& base, std::string_view prefix);
+
 // Removes an empty cgroup directory, retrying for up to ~200 ms while it is busy.
 void remove_cgroup_dir(const std::string& dir);
 

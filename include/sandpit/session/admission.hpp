@@ -53,10 +53,13 @@ audit::Record transfer_record(const Caller& caller, const Workspace& workspace, 
 
 enum class Areas { workspace, volume_only }; // volume_only: /persist alone, no workspace touched
 
-// A copy between the host and the sandbox, audited: enters this thread's quota
-// mounts, opens the roots, runs `copy` and appends its transfer_record (files or
-// the error) before returning the report or rethrowing the copy's Error. The one
-// way uploads and downloads run, for the CLI and for `sandpit mcp` alike.
+// A copy between the host and the sandbox, audited intent-first: records the
+// workspace's lost actions as interrupted (printing a notice for each), appends
+// the transfer's intent (throws Error(sandbox_setup) when the log cannot take it:
+// nothing is copied), enters this thread's quota mounts, opens the roots, runs
+// `copy` and appends its transfer_record (files or the error) before returning the
+// report or rethrowing the copy's Error. The one way uploads and downloads run,
+// for the CLI and for `sandpit mcp` alike.
 files::Report audited_transfer(const config::Config& config, const Caller& caller, const Workspace& workspace,
                                const TransferAsked& asked, const files::Transfer& options, Areas areas,
                                const std::function<files::Report(const files::Roots&, const files::Transfer&)>& copy);

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "sandpit/config/config.hpp"
-
+#include "sandpit/core/error.hpp"
 #include "sandpit/core/paths.hpp"
 #include "sandpit/files/files.hpp"
 #include "sandpit/session/execution.hpp"
@@ -25,6 +25,12 @@ struct Interruption {
   // Whether Ctrl-C (SIGINT to this process) interrupts the code. A server that
   // stops on SIGINT says no: its executions must not take the signal.
   bool ctrl_c = true;
+};
+
+// The connection to the daemon ended without an answer: the daemon died (or was stopped) mid-request.
+class DaemonGone : public Error {
+public:
+  explicit DaemonGone(std::string why) : Error(ExitCode::sandbox_setup, "session", std::move(why)) {}
 };
 
 class Client {
@@ -71,6 +77,10 @@ public:
   int fd() const { return m_fd.get(); }
 
   const nlohmann::json& hello() const { return m_hello; }
+  // The daemon's pid, from its hello.
+  pid_t daemon_pid() const { return m_hello.value("pid", 0); }
+  // Whether connect() started this daemon in place of one that had died (its socket was left behind).
+  bool replaced_dead_daemon() const { return m_replaced_dead; }
 
 private:
   // Replies carry images (bounded by the driver's 16 MiB cap): allow more than requests.
@@ -81,6 +91,7 @@ private:
   sys::Fd m_fd;
   std::unique_ptr<protocol::LineReader> m_reader;
   nlohmann::json m_hello;
+  bool m_replaced_dead = false;
 };
 
 } // namespace sandpit::session

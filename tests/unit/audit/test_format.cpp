@@ -65,5 +65,5 @@ TEST_CASE("format_stats_table, a narrow terminal gets a block per row") {
   CHECK(format_stats_table(s, 40) == "(everyone) · (all)\n"
                                      "  4 runs · 75.0% ok · mean 0 ms\n"
                                      "  p50 0 ms · p95 12 ms · 0 timeouts\n"
-                                     "  0 blocked · 0 denied\n");
+                                     "  0 blocked · 0 denied · 0 interrupted\n");
 }
