@@ -56,9 +56,12 @@ public:
 
   std::uint64_t oom_kills() const override { return read_number(m_dirs[0] + "/memory.oom_control", "oom_kill"); }
 
-  // cpu.shares: 2 is the least the kernel takes, 1024 its default.
+  // cpu.idle (Linux 5.15): the group runs as SCHED_IDLE, so any other task that wakes takes its CPU at
+  // once; cpu.shares 2 (the least, 1024 the default) where the kernel has no cpu.idle.
   void set_background(bool background) override {
-    if (m_dirs.size() > 2) (void)sys::write_file(m_dirs[2] + "/cpu.shares", background ? "2" : "1024");
+    if (m_dirs.size() <= 2) return;
+    (void)sys::write_file(m_dirs[2] + "/cpu.idle", background ? "1" : "0");
+    (void)sys::write_file(m_dirs[2] + "/cpu.shares", background ? "2" : "1024");
   }
 
   CgroupUsage usage() const override {

@@ -61,8 +61,13 @@ public:
     return u;
   }
 
-  // cpu.weight: 1 is the least, 100 the default (absent when the cpu controller is not delegated).
-  void set_background(bool background) override { (void)m_fs.write(m_dir + "/cpu.weight", background ? "1" : "100"); }
+  // cpu.idle (Linux 5.15): the group runs as SCHED_IDLE, so any other task that wakes takes its CPU at
+  // once; cpu.weight 1 (the least, 100 the default) where the kernel has no cpu.idle. Both are absent
+  // when the cpu controller is not delegated.
+  void set_background(bool background) override {
+    (void)m_fs.write(m_dir + "/cpu.idle", background ? "1" : "0");
+    (void)m_fs.write(m_dir + "/cpu.weight", background ? "1" : "100");
+  }
 
   // One write kills every process in the group, however fast it forks.
   void kill_all() override { (void)m_fs.write(m_dir + "/cgroup.kill", "1"); }
