@@ -65,6 +65,8 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested, const Spawn
   if (auto r = sys::send_message(jail->m_ctl.get(), to_init_json(spec).dump()); !r) return fail(r.failure());
   auto program = build_seccomp_program();
   if (!program) return program.failure();
+  jail->m_seccomp = *program;
+  jail->m_rlimits = rlimits_from_json(to_init_json(spec).at("rlimits"));
   if (auto r = sys::send_message(jail->m_ctl.get(), *program); !r) return fail(r.failure());
   if (first != nullptr) {
     if (auto r = sys::send_message(jail->m_ctl.get(), spawn_message(*first), first->fds); !r) return fail(r.failure());
@@ -227,6 +229,16 @@ void Jail::destroy() {
     while (::waitpid(m_init_pid, nullptr, 0) < 0 && errno == EINTR) {
     }
     m_init_pid = -1;
+  }
+  {
+    std::unique_lock lock(m_mutex);
+    auto waits = std::move(m_template_waits);
+    lock.unlock();
+    // The kernels died with the pid namespace; each template connection says so, or is cut here.
+    for (auto& [connection, thread] : waits) {
+      ::shutdown(connection.get(), SHUT_RDWR);
+      thread.join();
+    }
   }
   if (m_reader.joinable()) {
     // The init is dead: its end of the socket is closed, so the reader sees EOF.

@@ -82,6 +82,12 @@ std::string python_loader() {
                      python_driver().size());
 }
 
+std::string python_template_loader() {
+  return fmt::format("import os\nn, b = {}, b''\nwhile len(b) < n:\n    c = os.read(4, n - len(b))\n"
+                     "    if not c: os._exit(1)\n    b += c\ndel n, c\nexec(compile(b, '<sandpit-template>', 'exec'))",
+                     python_template().size());
+}
+
 std::string node_loader() {
   // A block, so that its names do not take the global scope's from the user's cells.
   return fmt::format("{{ const n = {}, b = Buffer.alloc(n); let o = 0; while (o < n) {{ const r = require('fs').readSync(3, b, o, n - o, null); "

@@ -55,7 +55,9 @@ void Session::warm(const std::vector<Language>& languages, const std::vector<std
   for (const auto language : languages) {
     ExecRequest request;
     request.language = language;
-    request.code = language == Language::python ? python_warm_code(preload) : "0";
+    // A kernel from a template has the preload already (and drew its PNG there): warming it would only copy pages.
+    const bool templated = language == Language::python && !m_template_dir.empty();
+    request.code = language == Language::python && !templated ? python_warm_code(preload) : "0";
     request.filename = "<pool>";
     request.timeout = units::Millis(120'000);
     auto result = execute(request, quiet);

@@ -155,6 +155,11 @@ std::uint64_t drain() {
         stop_process(pool.path() / "fill.pid", pool.path().string()); // no new slots behind our back
         any = true;
       }
+      // The template stops taking requests; it exits once the kernels it made (adopted sessions') are gone.
+      if (held(pool.path() / "template" / "alive")) {
+        ::unlink((pool.path() / "template" / "socket").c_str());
+        stop_process(pool.path() / "template" / "pid", "sandpit-template");
+      }
       for (const auto& slot : slot_dirs(pool.path())) {
         seen.insert(slot);
         ::unlink((slot / "socket").c_str());
@@ -231,6 +236,8 @@ int fill_main(int argc, char** argv) {
     sys::Fd lock(::open((dir / "fill.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return 0; // another filler is at it
     write_note(dir / "fill.pid", std::to_string(::getpid()));
+    // Before the slots: their Python kernels come from it (a slot without one starts its kernel cold).
+    ensure_template(config, dir);
     std::mt19937_64 random{std::random_device{}()};
     for (;;) {
       // Slots whose daemon is gone (killed, crashed, idle): their folders go.

@@ -18,4 +18,11 @@ void write_note(const fs::path& path, const std::string& text);
 // A line from `fd` (whose peer sends nothing after it) within `timeout`; "" on timeout, EOF or error.
 std::string read_line(int fd, std::chrono::milliseconds timeout);
 
+// Templates (template.cpp): whether this config's pool sandboxes get their Python kernels from a template
+// (a preload, and Python among session.pool_languages); the folder of the template of `slots` if one is
+// ready, else ""; and the same after starting one if need be (the filler; waits for its preload).
+bool templates_wanted(const config::Config& config);
+std::string ready_template(const fs::path& slots);
+std::string ensure_template(const config::Config& config, const fs::path& slots);
+
 } // namespace sandpit::session::pool

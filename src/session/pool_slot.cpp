@@ -76,7 +76,12 @@ public:
       for (const auto& name : m_config.pool_languages) {
         if (auto language = kernels::parse_language(name)) languages.push_back(*language);
       }
-      session = Session::start(m_config, m_self, Lifetime::persistent, languages.empty() ? std::nullopt : std::optional(languages.front()));
+      const auto template_dir = ready_template(m_dir.parent_path());
+      // With a template, the Python kernel is forked from it by warm() below, not started with the jail.
+      std::optional<kernels::Language> first;
+      if (!languages.empty() && !(languages.front() == kernels::Language::python && !template_dir.empty())) first = languages.front();
+      session = Session::start(m_config, m_self, Lifetime::persistent, first);
+      if (!template_dir.empty()) session->use_template(template_dir);
       // Its preload (half a second of CPU for the data stack) yields to every session in use; adopt() gives
       // the jail its normal weight back.
       session->set_background(true);

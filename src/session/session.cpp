@@ -235,8 +235,19 @@ std::shared_ptr<Session::Kernel> Session::kernel_for(const KernelKey& key, const
   if (auto it = m_kernels.find(key); it != m_kernels.end()) return it->second;
   const Language language = key.first;
   auto channels = make_channels(language, true);
-  auto pid = m_jail->spawn(spawn_request(kernel_command(m_config, language), channels, channels.ctl.second.get(), cwd));
+  auto request = spawn_request(kernel_command(m_config, language), channels, channels.ctl.second.get(), cwd);
+  Result<pid_t> pid = Failure{"spawn", 0, {}};
+  bool from_template = false;
+  if (language == Language::python && !m_template_dir.empty()) {
+    pid = m_jail->spawn_from_template(m_template_dir, request, kernels::driver_source(language).size());
+    from_template = static_cast<bool>(pid);
+    // A template that is gone or refuses: this kernel starts cold, as it would have without one.
+    if (!pid) fmt::print(stderr, "sandpit: template {}: {}; starting the kernel cold\n", m_template_dir, pid.failure().message());
+  }
+  if (!from_template) pid = m_jail->spawn(request);
   if (!pid) start_failed(language, pid.failure());
+  // A kernel from a template gets its environment on fd 3, where a cold one got it from execve.
+  if (from_template) (void)sys::write_all(channels.ctl.first.get(), jail::template_environment_frame(request.env));
   adopt_kernel(key, *pid, std::move(channels));
   fault::reached("kernel-start", m_jail->init_pid());
   if (auto lost = m_lost.find(key); lost != m_lost.end()) {

@@ -24,6 +24,11 @@ def pool_sp(sp):
     sp.run("session", "pool", "--drain", check=0)
     mine = str(sp.state).encode()
     assert not [p for p in Path("/proc").iterdir() if p.name.isdigit() and b"__pool-slot" in read_cmdline(p) and mine in read_cmdline(p)]
+    # The template goes once its kernels have (it stops taking requests at the drain).
+    deadline = time.monotonic() + 10
+    while templates_of(sp) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert templates_of(sp) == []
 
 
 def read_cmdline(proc_dir):
@@ -57,6 +62,37 @@ def descendants(pid):
         p = todo.pop()
         out.append(p)
         todo += children.get(p, [])
+    return out
+
+
+def pid_ns(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def family_of(daemon):
+    """The daemon, its jail's init and every process in the jail's pid namespace (a kernel forked from a
+    template is the template's child on the host, not the init's)."""
+    out = descendants(daemon)
+    spaces = {pid_ns(p) for p in out} - {pid_ns(daemon), None}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) not in out and pid_ns(entry.name) in spaces:
+            out.append(int(entry.name))
+    return out
+
+
+def templates_of(sp):
+    """The Python template processes of this test's state folder."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"sandpit-template" in read_cmdline(entry) and \
+                    os.readlink(entry / "cwd").startswith(str(sp.state)):
+                out.append(int(entry.name))
+        except OSError:
+            pass
     return out
 
 
@@ -133,7 +169,7 @@ def test_a_sandbox_being_made_yields_the_cpu_and_gets_it_back_when_taken(pool_sp
     fill(pool_sp)
     [slot] = slots(pool_sp)
     daemon = int((slot / "pid").read_text())
-    kernel = [p for p in descendants(daemon) if b"python3" in read_cmdline(Path(f"/proc/{p}"))][0]
+    kernel = [p for p in family_of(daemon) if b"python3" in read_cmdline(Path(f"/proc/{p}"))][0]
     background = cpu_weight(kernel)
     if background is None:
         pytest.skip("no cpu controller for sandpit's cgroups here")
@@ -240,7 +276,7 @@ def test_kill_9_of_a_sandbox_leaves_nothing_behind(pool_sp):
     [slot] = slots(pool_sp)
     image = slot / "workspace.img"
     [daemon] = slot_daemons(slot)
-    family = descendants(daemon)
+    family = family_of(daemon)
     assert len(family) >= 3, family  # the daemon, the jail's init, the kernel
     os.kill(daemon, signal.SIGKILL)
     deadline = time.monotonic() + 10

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sandpit/jail/cgroup.hpp"
+#include "sandpit/jail/rlimits.hpp"
 #include "sandpit/jail/spec.hpp"
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/util/result.hpp"
@@ -58,6 +59,11 @@ public:
   Jail& operator=(const Jail&) = delete;
 
   Result<pid_t> spawn(const SpawnRequest& request);
+  // Spawns a Python kernel forked from the template listening at `dir`/socket (kernels/python_template.py):
+  // it joins this jail's namespaces and cgroup, drops what the init dropped and loads its seccomp filter.
+  // The kernel then reads its environment (template_environment_frame) and the driver on its control fd.
+  // Its exit reaches watch_exit/take_exit like any other. `request.argv` is not used.
+  Result<pid_t> spawn_from_template(const std::string& dir, const SpawnRequest& request, std::size_t driver_size);
   // Sends `signal` to a jail pid (negative: its process group).
   void signal(pid_t pid, int signal);
   // Kills every process in the jail except its init.
@@ -95,8 +101,12 @@ private:
   void send(const std::string& message, std::span<const int> fds = {});
   void notify_exit(pid_t pid); // with m_mutex held
 
+  void wait_template_kernel(int connection, pid_t pid); // its thread: the template reports the exit
+
   pid_t m_init_pid = -1;
   pid_t m_first_pid = -1;
+  std::string m_seccomp;        // the init's program, for kernels made from a template
+  std::vector<Rlimit> m_rlimits; // the init's spawn limits, likewise
   Failure m_first_failure;
   sys::Fd m_ctl;
   std::unique_ptr<Cgroup> m_cgroup;
@@ -111,6 +121,10 @@ private:
   std::vector<pid_t> m_forgotten;
   std::map<pid_t, sys::Fd> m_watches; // the jail's copy of each watcher's eventfd
   bool m_dead = false;
+  std::vector<std::pair<sys::Fd, std::thread>> m_template_waits; // a connection per kernel from a template
 };
+
+// The first frame a kernel from a template reads on its control fd: its environment, as execve would give it.
+std::string template_environment_frame(const std::vector<std::string>& env);
 
 } // namespace sandpit::jail

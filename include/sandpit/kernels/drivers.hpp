@@ -10,6 +10,10 @@ namespace sandpit::kernels {
 
 // Source of the driver run as `python3 -c`; reads cell frames on fd 3.
 std::string_view python_driver();
+// Source of the template process that forks Python kernels with the preload imported (python_template.py).
+std::string_view python_template();
+// The short program a template is started with: it reads python_template()'s exact length from fd 4.
+std::string python_template_loader();
 // Source of the driver run as `node -e`; reads cell frames on fd 3.
 std::string_view node_driver();
 

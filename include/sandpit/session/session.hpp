@@ -85,6 +85,12 @@ public:
   void interrupt_all() { m_jail->kill_all(); }
   // Background CPU weight for the jail (Jail::set_background): a pool sandbox while it is being made.
   void set_background(bool background) { m_jail->set_background(background); }
+  // Python kernels from now on are forked from the template in `dir` (pool_internal.hpp), falling back to a
+  // cold start when it cannot make one.
+  void use_template(std::string dir) {
+    std::lock_guard lock(m_mutex);
+    m_template_dir = std::move(dir);
+  }
   // A pool sandbox (pool.cpp): starts the kernels of `languages`, loads their drivers and imports `preload`
   // in Python, so that the first cell after adopt() pays for none of it. Counts nothing. Throws Error.
   void warm(const std::vector<kernels::Language>& languages, const std::vector<std::string>& preload);
@@ -146,6 +152,7 @@ private:
   mutable std::mutex m_mutex; // everything below
   int m_execution_count = 0;
   std::map<KernelKey, std::shared_ptr<Kernel>> m_kernels;
+  std::string m_template_dir; // use_template()
   std::map<KernelKey, std::string> m_lost; // why a kernel's state was lost, told to the next execution
 };
 

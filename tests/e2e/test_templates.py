@@ -1,0 +1,179 @@
+"""Python kernels forked from a template (a pool fingerprint's process that imported the preload once): such
+a kernel must be jailed exactly as one the jail's init starts — same namespaces, cgroup, user, capabilities,
+seccomp filter, limits, fds and environment — must share no random state with its siblings, and must behave
+as a cold kernel when it is interrupted, dies or is restarted. ctest's e2e_pooled runs test_session.py and
+test_exec.py with every kernel of theirs made this way."""
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SUCCESS
+from test_pool import family_of, fill, info, new_workspace, pid_ns, read_cmdline, templates_of
+
+POOL = '[session]\npool = 1\n[languages.python]\npreload = ["json"]\n'
+
+
+@pytest.fixture
+def tsp(sp):
+    sp.configure(POOL)
+    yield sp
+    sp.stop()
+    sp.run("session", "pool", "--drain", check=0)
+    deadline = time.monotonic() + 10
+    while templates_of(sp) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert templates_of(sp) == []
+
+
+def kernel_pid(sp, workspace):
+    """The host pid of the workspace's Python kernel."""
+    daemon = info(sp, workspace)["pid"]
+    kernels = [p for p in family_of(daemon) if b"python3" in read_cmdline(Path(f"/proc/{p}"))]
+    assert len(kernels) == 1, kernels
+    return kernels[0]
+
+
+def parent(pid):
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+REPORT = r"""
+import json, os
+status = dict(l.split(':\t', 1) for l in open('/proc/self/status').read().splitlines() if ':\t' in l)
+print(json.dumps({
+    'ppid': os.getppid(), 'uid': os.getuid(), 'gid': os.getgid(), 'groups': os.getgroups(),
+    'caps': [status[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')],
+    'nnp': status['NoNewPrivs'].strip(), 'seccomp': status['Seccomp'].strip(),
+    'fds': sorted(int(f) for f in os.listdir('/proc/self/fd')),
+    'environ': open('/proc/self/environ', 'rb').read().decode(),
+    'cgroup': open('/proc/self/cgroup').read() == open('/proc/1/cgroup').read(),
+    'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),
+    'limits': open('/proc/self/limits').read(), 'init_limits_readable': os.access('/proc/1/limits', os.R_OK),
+    'oom': open('/proc/self/oom_score_adj').read().strip(),
+    'cwd': os.getcwd(), 'hostname': os.uname().nodename,
+    'env': dict(os.environ),
+}))
+"""
+
+
+def test_a_kernel_from_the_template_is_jailed_as_a_cold_one(tsp):
+    fill(tsp)
+    [template] = templates_of(tsp)
+    got = json.loads(tsp.exec(REPORT, check=SUCCESS).stdout)
+    assert info(tsp, tsp.workspace)["pooled"] is True
+    kernel = kernel_pid(tsp, tsp.workspace)
+    assert parent(kernel) == template  # made by the template, not by the jail's init
+    assert pid_ns(kernel) != pid_ns(os.getpid())  # in the jail's pid namespace
+    tsp.configure('[session]\npool = 0\n')
+    cold_ws = new_workspace(tsp, "cold")
+    cold = json.loads(tsp.run("exec", "-w", str(cold_ws), "-c", REPORT, check=SUCCESS).stdout)
+    tsp.run("session", "stop", "-w", str(cold_ws), check=0)
+    assert got["ppid"] == 0 and cold["ppid"] == 1  # its parent is outside the jail's pid namespace
+    for key in ("uid", "gid", "caps", "nnp", "seccomp", "fds", "cgroup", "oom", "cwd", "hostname", "limits"):
+        assert got[key] == cold[key], key
+    assert got["caps"] == ["0000000000000000"] * 5 and got["nnp"] == "1" and got["seccomp"] == "2"
+    assert got["cgroup"] is True
+    assert got["env"] == cold["env"]
+    # Nothing of the host or the template is visible: only the init and the kernel are in /proc.
+    assert got["pids"] == cold["pids"], (got["pids"], cold["pids"])
+    # /proc/self/environ is the template's start-up environment, which names nothing of the user's.
+    assert str(tsp.state) not in got["environ"] and str(tsp.root) not in got["environ"]
+    assert "HOME=/nonexistent" in got["environ"]
+
+
+def test_hostile_code_in_a_template_kernel_stays_in_the_jail(tsp):
+    fill(tsp)
+    code = r"""
+import ctypes, os, errno
+libc = ctypes.CDLL(None, use_errno=True)
+results = {}
+for name, call in {
+    'setns_user_of_init': lambda: libc.setns(os.open('/proc/1/ns/user', os.O_RDONLY), 0),
+    'unshare_user': lambda: libc.unshare(0x10000000),
+    'mount_tmpfs': lambda: libc.mount(b'x', b'/mnt', b'tmpfs', 0, None),
+    'ptrace_init': lambda: libc.ptrace(16, 1, None, None),
+    'kill_init': lambda: libc.kill(1, 9),
+}.items():
+    try:
+        rc = call()
+        results[name] = ctypes.get_errno() if rc != 0 else 0
+    except OSError as e:
+        results[name] = e.errno
+print(results)
+"""
+    results = eval(tsp.exec(code, check=SUCCESS).stdout)
+    # SIGKILL to its pid namespace's init from inside is dropped by the kernel (kill says 0): it lives on.
+    assert results.pop("kill_init") == 0 and tsp.exec("print(2)", check=SUCCESS).stdout == "2\n"
+    assert all(v != 0 for v in results.values()), results
+    # The same errors as in a kernel the init started.
+    tsp.configure('[session]\npool = 0\n')
+    cold_ws = new_workspace(tsp, "cold")
+    cold = eval(tsp.run("exec", "-w", str(cold_ws), "-c", code, check=SUCCESS).stdout)
+    tsp.run("session", "stop", "-w", str(cold_ws), check=0)
+    cold.pop("kill_init")
+    assert results == cold
+
+
+def test_kernels_from_one_template_draw_different_random_numbers(sp):
+    sp.configure('[session]\npool = 2\n[languages.python]\npreload = ["random", "numpy"]\n')
+    fill(sp)
+    code = "import random, os, numpy; print(random.random(), numpy.random.rand(), numpy.random.default_rng().random(), os.urandom(8).hex())"
+    first = sp.exec(code, check=SUCCESS).stdout
+    other = new_workspace(sp, "other")
+    second = sp.run("exec", "-w", str(other), "-c", code, check=SUCCESS).stdout
+    [template] = templates_of(sp)
+    assert parent(kernel_pid(sp, sp.workspace)) == template and parent(kernel_pid(sp, other)) == template
+    a, b = first.split(), second.split()
+    assert all(x != y for x, y in zip(a, b)), (a, b)
+    sp.run("session", "stop", "-w", str(other), check=0)
+    sp.stop()
+    sp.run("session", "pool", "--drain", check=0)
+
+
+def test_a_template_kernel_keeps_state_on_timeout_and_is_replaced_from_the_template_when_it_dies(tsp):
+    fill(tsp)
+    [template] = templates_of(tsp)
+    tsp.exec("kept = 1", check=SUCCESS)
+    proc = tsp.exec("import time; time.sleep(30)", "--timeout", "1s")
+    assert proc.returncode == 124
+    assert tsp.exec("print(kept)", check=SUCCESS).stdout == "1\n"
+    before = kernel_pid(tsp, tsp.workspace)
+    tsp.exec("import os; os._exit(3)")
+    proc = tsp.exec("import sys; print('json' in sys.modules)", check=SUCCESS)
+    assert proc.stdout == "True\n" and "earlier state is lost" in proc.stderr
+    after = kernel_pid(tsp, tsp.workspace)
+    assert after != before and parent(after) == template
+    # restart: a new kernel from the template again, with no state.
+    tsp.run("session", "restart", check=SUCCESS)
+    assert "NameError" in tsp.exec("kept").stderr
+    assert parent(kernel_pid(tsp, tsp.workspace)) == template
+
+
+def test_a_killed_template_costs_the_state_of_its_kernels_only_and_the_next_starts_elsewhere(tsp):
+    fill(tsp)
+    tsp.exec("x = 5", check=SUCCESS)
+    [template] = templates_of(tsp)
+    kernel = kernel_pid(tsp, tsp.workspace)
+    os.kill(template, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{kernel}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{kernel}").exists()  # nobody follows it any more: the session killed it
+    proc = tsp.exec("print('cold again')", check=SUCCESS)
+    assert proc.stdout == "cold again\n" and "earlier state is lost" in proc.stderr
+    # Started cold, or by the template the pool's refill started since: never by the dead one.
+    assert parent(kernel_pid(tsp, tsp.workspace)) != template
+
+
+def test_the_template_imports_nothing_of_the_workspace_and_writes_nothing_on_the_host(tsp):
+    tsp.configure('[session]\npool = 1\n[languages.python]\npreload = ["json", "matplotlib.pyplot"]\n')
+    fill(tsp)
+    [template] = templates_of(tsp)
+    folder = Path(os.readlink(f"/proc/{template}/cwd"))
+    assert folder.parent.parent.parent == tsp.state / "sandpit" and oct(folder.stat().st_mode & 0o777) == "0o700"
+    out = tsp.exec("import matplotlib; print(matplotlib.get_configdir())", check=SUCCESS).stdout
+    assert out == "/workspace/.sandpit/matplotlib\n"  # its own, as a cold kernel finds it
