@@ -203,6 +203,7 @@ def _serve(settings):
     poller = select.poll()
     poller.register(listener, select.POLLIN)
     kernels = {}  # pidfd -> (host pid, connection)
+    spare = _Spare(settings)
     idle_since = _now()
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
@@ -212,10 +213,17 @@ def _serve(settings):
             listener.close()
             listener = None
         if listener is None and not kernels:
-            return
+            spare.channel.close()
+            os.waitpid(spare.pid, 0)
+            return _log("stopped")
         if not kernels and _now() - idle_since > settings["idle_seconds"]:
-            return
-        if listener is not None and not os.path.exists("socket") and not os.path.exists("socket.new"):
+            spare.channel.close()
+            os.waitpid(spare.pid, 0)
+            return _log("idle")
+        # socket.new first: the filler renames it to socket once we are ready, and in this order no moment
+        # of that rename reads as neither.
+        if listener is not None and not os.path.exists("socket.new") and not os.path.exists("socket"):
+            _log("its socket is gone (drained): no new kernels")
             stopping.append(1)  # drained: the folder is gone
             continue
         for fd, _ in poller.poll(1000):
@@ -224,10 +232,19 @@ def _serve(settings):
                     conn, _ = listener.accept()
                 except (BlockingIOError, InterruptedError):
                     continue
-                entry = _spawn(conn, settings)
+                used, spare = spare, None
+                t0 = _now_ns()
+                entry = _spawn(conn, settings, used)
+                t1 = _now_ns()
                 if entry is not None:
                     kernels[entry[0]] = entry[1:]
                     poller.register(entry[0], select.POLLIN)
+                # After the answer: the next spare, and the used one's exit (its memory's teardown).
+                used.channel.close()
+                spare = _Spare(settings)
+                os.waitpid(used.pid, 0)
+                if os.environ.get("SANDPIT_TEMPLATE_TRACE"):
+                    _log(f"spawn {(t1 - t0) / 1e6:.2f} ms, spare and reap {(_now_ns() - t1) / 1e6:.2f} ms")
             elif fd in kernels:
                 host_pid, conn = kernels.pop(fd)
                 poller.unregister(fd)
@@ -241,14 +258,66 @@ def _serve(settings):
                 idle_since = _now()
 
 
+def _log(what):
+    print(f"sandpit template {os.getpid()}: {what}", file=sys.stderr)
+
+
+def _now_ns():
+    import time
+    return time.perf_counter_ns()
+
+
 def _now():
     return os.times().elapsed
 
 
-def _spawn(conn, settings):
+class _Spare:
+    """A child forked ahead of the next request (off every client's path): it waits for the request on a
+    socketpair, then joins the jail and forks the kernel. Forked from a template that has seen no request
+    since the last one was handed over, it holds nothing of any session."""
+
+    def __init__(self, settings):
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:
+            mine.close()
+            try:
+                # Nothing of the template's: its listener, its connections, the kernels' pidfds.
+                fd = os.dup2(theirs.fileno(), 3)
+                os.closerange(4, 1 << 20)
+                channel = socket.socket(fileno=fd)
+                try:
+                    message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 64)
+                except OSError:
+                    os._exit(0)
+                if not message:
+                    os._exit(0)  # the template went away
+                _kernel(json.loads(message), fds, fd, settings)
+            finally:
+                os._exit(1)
+        theirs.close()
+        self.channel = mine
+
+    def hand(self, message, fds):
+        socket.send_fds(self.channel, [message], fds)
+        return self.channel.makefile("rb")
+
+
+def _spawn(conn, settings, spare):
+    """Answers one request with the spare child; returns (pidfd, host pid, connection) of the kernel or None."""
     conn.setblocking(True)
     conn.settimeout(2)
     fds = []
+
+    def refuse(step, err=22):
+        try:
+            conn.sendall(json.dumps({"op": "spawn_failed", "step": step, "errno": err}).encode() + b"\n")
+        except OSError:
+            pass
+        conn.close()
+
     try:
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
         if int.from_bytes(creds[4:8], sys.byteorder) != os.getuid():
@@ -261,42 +330,28 @@ def _spawn(conn, settings):
     except (OSError, ValueError, KeyError) as e:
         for f in fds:
             os.close(f)
-        try:
-            conn.sendall(json.dumps({"op": "spawn_failed", "step": f"template request: {e}", "errno": 22}).encode() + b"\n")
-        except OSError:
-            pass
-        conn.close()
+        refuse(f"template request: {e}")
         return None
-    r, w = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    child = os.fork()
-    if child == 0:
-        os.close(r)
-        try:
-            _kernel(request, fds, w, settings)
-        finally:
-            os._exit(1)
-    os.close(w)
-    for f in fds:
-        os.close(f)
-    os.waitpid(child, 0)
-    reader = os.fdopen(r, "rb")
-    first = json.loads(reader.readline() or b'{"step": "fork", "errno": 5}')
+    try:
+        reports = spare.hand(message, fds)
+    except OSError as e:
+        refuse("template: hand the request over", e.errno or 5)
+        return None
+    finally:
+        for f in fds:
+            os.close(f)
+    first = json.loads(reports.readline() or b'{"step": "enter the jail", "errno": 5}')
     if "host_pid" not in first:
-        reader.close()
-        conn.sendall(json.dumps({"op": "spawn_failed", **first}).encode() + b"\n")
-        conn.close()
+        refuse(first.get("step", "enter the jail"), first.get("errno", 5))
         return None
     host_pid = first["host_pid"]
-    second = json.loads(reader.readline() or b'{"step": "set up the kernel", "errno": 5}')
-    reader.close()
     pidfd = os.pidfd_open(host_pid)
+    second = json.loads(reports.readline() or b'{"step": "set up the kernel", "errno": 5}')
+    reports.close()
     if not second.get("ok"):
         os.waitpid(host_pid, 0)
         os.close(pidfd)
-        conn.sendall(json.dumps({"op": "spawn_failed", **second}).encode() + b"\n")
-        conn.close()
+        refuse(second.get("step", "set up the kernel"), second.get("errno", 5))
         return None
     with open(f"/proc/{host_pid}/status") as f:
         nspid = next(line for line in f if line.startswith("NSpid:")).split()[-1]

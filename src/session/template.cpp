@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -71,6 +72,7 @@ std::string ensure_template(const config::Config& config, const fs::path& slots)
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   auto env_strings = template_environment();
+  if (std::getenv("SANDPIT_TRACE") != nullptr) env_strings.emplace_back("SANDPIT_TEMPLATE_TRACE=1"); // spawn times in template.log
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);

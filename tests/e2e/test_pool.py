@@ -93,7 +93,15 @@ def templates_of(sp):
                 out.append(int(entry.name))
         except OSError:
             pass
-    return out
+    # Not the spare child each template keeps forked for its next kernel.
+    return [p for p in out if ppid_of(p) not in out]
+
+
+def ppid_of(pid):
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def slot_daemons(slot):
