@@ -8,6 +8,7 @@
 #include "sandpit/session/admission.hpp"
 #include "sandpit/session/audit_trail.hpp"
 #include "sandpit/session/client.hpp"
+#include "sandpit/session/pool.hpp"
 #include "sandpit/session/session.hpp"
 #include "sandpit/sys/fd.hpp"
 
@@ -56,7 +57,21 @@ session::ExecRequest make_request(Context& context, const ExecOptions& o) {
   return request;
 }
 
-// A throwaway jail in this process, torn down before we answer: nothing is left behind.
+session::protocol::Execute protocol_request(const session::ExecRequest& request, const session::Caller& caller) {
+  session::protocol::Execute e;
+  e.language = std::string(kernels::name_of(request.language));
+  e.code = request.code;
+  e.filename = request.filename;
+  e.timeout_ms = request.timeout.count();
+  e.user = caller.user;
+  e.command = caller.command;
+  e.client = caller.client;
+  e.packages = request.packages;
+  return e;
+}
+
+// A throwaway jail in this process (or a pool sandbox lent for this one run), torn down before we answer:
+// nothing is left behind.
 // Audited here: no daemon is involved.
 session::ExecResult run_fresh(Context& context, const session::ExecRequest& request, const Workspace& workspace,
                               const session::Caller& caller, session::OutputSink& sink) {
@@ -64,10 +79,18 @@ session::ExecResult run_fresh(Context& context, const session::ExecRequest& requ
   session::AuditedAction action(context.config(), workspace, record); // before any effect
   session::ExecResult result;
   try {
-    files::enter_quota_mounts(context.config(), workspace);
-    trace::mark("quota mounts");
-    auto session = session::Session::start(context.config(), workspace, session::Lifetime::fresh, request.language);
-    result = session->execute(request, sink);
+    // A pool sandbox, when one is ready: its jail and kernel were made before, and only the workspace's
+    // files are mounted into it. The run is as fresh (a kernel no cell has run in, gone after this one).
+    if (auto lent = request.packages.empty() ? session::pool::borrow(context.config(), workspace) : std::nullopt) {
+      trace::mark("pool: borrowed");
+      auto client = session::Client::lent(std::move(lent->connection), lent->pid);
+      result = client.execute(protocol_request(request, caller), sink); // the sandbox asks for its refill itself
+    } else {
+      files::enter_quota_mounts(context.config(), workspace);
+      trace::mark("quota mounts");
+      auto session = session::Session::start(context.config(), workspace, session::Lifetime::fresh, request.language);
+      result = session->execute(request, sink);
+    }
   } catch (const Error& e) {
     record.exit_code = static_cast<int>(e.code());
     record.error = e.subject() + ": " + e.reason();
@@ -92,16 +115,8 @@ session::ExecResult run_in_session(Context& context, const session::ExecRequest&
   if (client->replaced_dead_daemon()) {
     fmt::print(stderr, "sandpit: the session daemon of this workspace had died; a new session starts without its state\n");
   }
-  session::protocol::Execute e;
-  e.language = std::string(kernels::name_of(request.language));
-  e.code = request.code;
-  e.filename = request.filename;
-  e.timeout_ms = request.timeout.count();
+  auto e = protocol_request(request, caller);
   e.wait = !options.no_wait;
-  e.user = caller.user;
-  e.command = caller.command;
-  e.client = caller.client;
-  e.packages = request.packages;
   try {
     return client->execute(e, sink);
   } catch (const session::DaemonGone&) {

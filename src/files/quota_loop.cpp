@@ -100,7 +100,15 @@ void mount_area(const image::Area& area) {
   ::chmod(area.dir.c_str(), 0755);
 }
 
+int g_host_mount_ns = -1;
+
+void remember_host_mount_namespace() {
+  if (g_host_mount_ns < 0) g_host_mount_ns = ::open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+}
+
 } // namespace
+
+int host_mount_namespace() { return g_host_mount_ns; }
 
 QuotaStatus loop_support() {
   if (::access("/dev/loop-control", W_OK) != 0) return {false, "not enforced: /dev/loop-control is missing"};
@@ -114,6 +122,7 @@ void enter_loop_mounts(const std::vector<image::Area>& areas) {
   if (entered) return;
   if (!image::is_mountpoint(areas.back().dir)) {
     // The first call of this thread: a namespace of its own, so the host's mount table stays clean.
+    remember_host_mount_namespace();
     if (::unshare(CLONE_NEWNS) != 0) fail("unshare mount namespace", std::strerror(errno));
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("make mounts private", std::strerror(errno));
   }

@@ -168,6 +168,15 @@
         });
         continue;
       }
+      if (op === 'chdir') {
+        // A pool sandbox lent to a --fresh run: its workspace was mounted over /workspace just now.
+        queue = queue.then(() => {
+          try {
+            process.chdir(source);
+          } catch {}
+        });
+        continue;
+      }
       if (op === 'env') {
         queue = queue.then(() => {
           try {

@@ -134,6 +134,13 @@ def _driver():
             # The session took a workspace whose profile sets variables (a pool sandbox): from now on.
             os.environ.update(_cold()["env"](src))
             continue
+        if op == "chdir":
+            # A pool sandbox lent to a --fresh run: its workspace was mounted over /workspace just now.
+            try:
+                os.chdir(src)
+            except OSError:
+                pass
+            continue
         if op == "refresh":
             # Packages were installed: forget the import system's negative look-ups.
             import importlib

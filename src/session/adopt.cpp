@@ -92,3 +92,18 @@ void Session::adopt(const config::Config& config, const Workspace& workspace, co
 }
 
 } // namespace sandpit::session
+
+namespace sandpit::session {
+
+void Session::lend(const config::Config& config, const Workspace& workspace, const Profile& profile) {
+  adopt(config, workspace, profile);
+  std::lock_guard lock(m_mutex);
+  m_lifetime = Lifetime::fresh;
+  // Their working folder is the covered /workspace of the sandbox's own (empty) image until they move.
+  const std::string cwd = m_profile.home_dir();
+  for (auto& [key, kernel] : m_kernels) {
+    (void)sys::write_all(kernel->ctl.get(), fmt::format("chdir {} lend -\n{}", cwd.size(), cwd));
+  }
+}
+
+} // namespace sandpit::session

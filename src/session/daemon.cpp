@@ -1,5 +1,7 @@
 #include "sandpit/session/daemon.hpp"
 
+#include "client_canceller.hpp"
+
 #include "sandpit/files/quota.hpp"
 #include "sandpit/session/admission.hpp"
 #include "sandpit/session/audit_trail.hpp"
@@ -39,32 +41,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using protocol::RequestType;
-
-// Interrupts the running execution when its client asks (Ctrl-C) or goes away.
-class ClientCanceller final : public Canceller {
-public:
-  ClientCanceller(int fd, protocol::LineReader& reader) : m_fd(fd), m_reader(reader) {}
-  int fd() const override { return m_fd; }
-  Stop on_readable() override {
-    auto line = m_reader.poll_next();
-    if (!line || m_reader.eof()) {
-      m_fd = -1; // gone: stop the run, it has nobody to report to
-      return Stop::interrupt;
-    }
-    if (!*line) return Stop::none;
-    auto request = protocol::decode_request(**line);
-    if (!request || request->type != RequestType::interrupt) return Stop::none;
-    if (m_reason.empty()) m_reason = request->reason;
-    return Stop::interrupt;
-  }
-  // Why the client interrupted, when it said (an MCP client's cancellation); "" for Ctrl-C.
-  const std::string& reason() const { return m_reason; }
-
-private:
-  int m_fd;
-  protocol::LineReader& m_reader;
-  std::string m_reason;
-};
 
 class Daemon {
 public:

@@ -6,6 +6,7 @@
 
 #include "sandpit/audit/record.hpp"
 #include "sandpit/core/error.hpp"
+#include "sandpit/files/quota.hpp"
 #include "sandpit/sys/fd.hpp"
 #include "sandpit/sys/unix_socket.hpp"
 #include "sandpit/util/trace.hpp"
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <poll.h>
 #include <random>
+#include <sched.h>
 #include <set>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -86,8 +88,12 @@ void spawn_detached(const std::vector<std::string>& args, const fs::path& log, i
   const std::string log_path = log.string();
   pid_t pid = ::fork();
   if (pid < 0) return;
+  const int host_ns = files::host_mount_namespace();
   if (pid == 0) {
     ::setsid();
+    // Not in our mount namespace: it holds the images of workspaces we served (a slot adopted or lent),
+    // which must go when we do.
+    if (host_ns >= 0) (void)::setns(host_ns, CLONE_NEWNS);
     if (pid_t child = ::fork(); child != 0) ::_exit(child < 0 ? 125 : 0);
     int null_fd = ::open("/dev/null", O_RDWR);
     int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -202,6 +208,27 @@ bool claim(const config::Config& config, const Workspace& workspace) {
     if (answer.is_object()) fmt::print(stderr, "sandpit: pool: {}\n", answer.value("message", "refused"));
   }
   return false;
+}
+
+std::optional<Lent> borrow(const config::Config& config, const Workspace& workspace) {
+  if (config.pool == 0) return std::nullopt;
+  Profile profile;
+  try {
+    profile = load_profile(workspace);
+  } catch (const Error&) {
+    return std::nullopt; // the cold path says what is wrong with it
+  }
+  const auto request = json{{"type", "fresh"}, {"workspace", workspace.host_dir.string()}}.dump() + "\n";
+  for (const auto& slot : slot_dirs(slots_dir(config, Shape::of(profile)))) {
+    auto fd = sys::connect_unix(slot.string(), "socket");
+    if (!fd) continue;
+    if (!sys::write_all(fd->get(), request)) continue;
+    trace::mark("pool: asked to lend");
+    auto answer = json::parse(read_line(fd->get(), std::chrono::seconds(10)), nullptr, false);
+    if (answer.is_object() && answer.value("type", "") == "lent") return Lent{std::move(fd).value(), answer.value("pid", -1)};
+    if (answer.is_object()) fmt::print(stderr, "sandpit: pool: {}\n", answer.value("message", "refused"));
+  }
+  return std::nullopt;
 }
 
 void request_fill(const config::Config& config, const std::string& config_file, const Shape& shape) {

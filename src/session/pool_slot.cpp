@@ -32,14 +32,19 @@ using Clock = std::chrono::steady_clock;
 
 void answer(int fd, const json& message) { (void)sys::write_all(fd, message.dump() + "\n"); }
 
-// The one request a slot takes: {"type": "adopt", "workspace": "<dir>"} on one line, within a second.
-std::optional<std::string> read_adopt(int fd) {
+struct Ask {
+  bool fresh = false; // "fresh": one --fresh run (lend), else "adopt": the workspace's daemon from now on
+  std::string workspace;
+};
+
+// The one request a slot takes: {"type": "adopt" | "fresh", "workspace": "<dir>"} on one line, within a second.
+std::optional<Ask> read_ask(int fd) {
   const auto line = read_line(fd, std::chrono::seconds(1));
   auto m = json::parse(line, nullptr, false);
-  if (!m.is_object() || m.size() != 2 || m.value("type", "") != "adopt" || !m.contains("workspace") || !m["workspace"].is_string()) {
-    return std::nullopt;
-  }
-  return m["workspace"].get<std::string>();
+  if (!m.is_object() || m.size() != 2 || !m.contains("workspace") || !m["workspace"].is_string()) return std::nullopt;
+  const auto type = m.value("type", "");
+  if (type != "adopt" && type != "fresh") return std::nullopt;
+  return Ask{type == "fresh", m["workspace"].get<std::string>()};
 }
 
 struct Adopted {
@@ -95,6 +100,21 @@ public:
     }
     report("ok");
     auto adopted = wait_for_workspace(listener, *session);
+    if (m_lent.valid()) {
+      // Lent to one --fresh run: serve it, then go (the jail, the kernel and the attached mount with us).
+      // `alive` stays held while it runs: a drain stops this sandbox (and the run) like any other.
+      listener.reset();
+      trace::mark("pool: lent");
+      serve_lent_execution(*session, m_lent.get());
+      m_lent.reset();
+      session.reset();
+      alive.reset();
+      // The filler (started back in the host's mount namespace) removes this folder: here its own image is
+      // still mounted in it. Everything of the run goes with this process.
+      ::unlink((m_dir / "socket").c_str());
+      request_fill(m_config, m_config_file, m_shape);
+      return 0;
+    }
     if (!adopted) return 0; // idle, or its folder is gone: nobody will ask
     trace::mark("pool: adopted");
     listener.reset();
@@ -120,11 +140,24 @@ private:
       auto uid = sys::peer_uid(conn.get());
       if (!uid || *uid != ::getuid()) continue;
       trace::mark("pool: accepted");
-      auto dir = read_adopt(conn.get());
-      if (!dir) {
-        answer(conn.get(), {{"type", "error"}, {"message", "a pool slot takes one request: adopt"}});
+      auto ask = read_ask(conn.get());
+      if (!ask) {
+        answer(conn.get(), {{"type", "error"}, {"message", "a pool slot takes one request: adopt or fresh"}});
         continue;
       }
+      if (ask->fresh) {
+        try {
+          lend(ask->workspace, session);
+          answer(conn.get(), {{"type", "lent"}, {"pid", ::getpid()}});
+          m_lent = std::move(conn);
+          return std::nullopt;
+        } catch (const Error& e) {
+          answer(conn.get(), {{"type", "error"}, {"message", fmt::format("{}: {}", e.subject(), e.reason())}});
+          if (m_attached) std::exit(125); // the jail has that workspace's files: it serves nobody else
+          continue;
+        }
+      }
+      const auto* dir = &ask->workspace;
       try {
         auto adopted = adopt(*dir, session);
         answer(conn.get(), {{"type", "adopted"}});
@@ -162,12 +195,32 @@ private:
     return out;
   }
 
+  // One --fresh run in this sandbox: the workspace's files mounted over its /workspace (and home), the
+  // session told. The workspace keeps its own daemon, if it has one; nothing here becomes its.
+  void lend(const std::string& dir, Session& session) {
+    const auto w = Workspace::resolve(dir);
+    const auto profile = load_profile(w);
+    if (profile.home != m_shape.home || profile.user_name != m_shape.user_name) {
+      throw Error(ExitCode::sandbox_setup, "lend to " + w.host_dir.string(), "its profile wants another sandbox");
+    }
+    files::enter_quota_mounts(m_config, w);
+    trace::mark("pool: mounted");
+    std::vector<std::string> targets{"/workspace"};
+    if (!profile.home.empty() && profile.home != "/workspace") targets.push_back(profile.home);
+    m_attached = true;
+    files::attach_area(session.jail().init_pid(), w.files_dir, targets);
+    trace::mark("pool: attached");
+    session.lend(m_config, w, profile);
+  }
+
   fs::path m_dir;
   const config::Config& m_config;
   std::string m_config_file;
   Workspace m_self;
   Shape m_shape;
   bool m_moved = false;
+  bool m_attached = false;
+  sys::Fd m_lent; // the --fresh run's connection, when lent
 };
 
 } // namespace

@@ -18,6 +18,8 @@
 #include "sandpit/core/paths.hpp"
 
 #include <string>
+#include <sys/types.h>
+#include <vector>
 
 namespace sandpit::files {
 
@@ -44,9 +46,18 @@ QuotaStatus enter_persist_mount(const config::Config& config);
 // The jail that has the area mounted keeps it. Throws Error(sandbox_setup).
 void move_workspace_area(const Workspace& from, const Workspace& to);
 
+// Mounts `from` (a folder of this thread's mount namespace: a workspace's mounted image) over each of
+// `targets` (paths inside the jail) in the running jail whose init is `init_pid`. A pool sandbox lent to a
+// --fresh run gets the workspace's files this way. Throws Error(sandbox_setup).
+void attach_area(pid_t init_pid, const std::filesystem::path& from, const std::vector<std::string>& targets);
+
 // "/workspace is full (limits.workspace = 32MiB, 610KiB left) ..." for each area
 // with less than 2% (at least 1MiB) left, as this thread's mounts see them; "" when none is.
 std::string full_areas(const config::Config& config, const Workspace& workspace);
+
+// The mount namespace this process had before enter_quota_mounts() gave it one of its own (root), or -1:
+// a background process it starts goes back there, so that it does not keep this one's mounts alive.
+int host_mount_namespace();
 
 // Whether quotas can be enforced here, without changing anything (for doctor).
 QuotaStatus quota_support();

@@ -48,6 +48,14 @@ public:
                                        const std::string& first_language = "", std::uint64_t max_sessions = 0,
                                        const config::Config* pool_config = nullptr);
 
+  // A pool sandbox lent to one --fresh run (pool::borrow): the connection speaks the daemon's protocol for
+  // that one execution, with no hello.
+  static Client lent(sys::Fd connection, pid_t pid) {
+    Client client(std::move(connection));
+    client.m_hello = {{"pid", pid}};
+    return client;
+  }
+
   // Runs one execution; output reaches `sink` as it is produced. SIGINT
   // (Ctrl-C) while it runs interrupts the code, not this process. `on_event`,
   // when set, sees every event message as it arrives (for --events).

@@ -18,6 +18,9 @@
 #include "sandpit/core/paths.hpp"
 #include "sandpit/session/profile.hpp"
 
+#include "sandpit/sys/fd.hpp"
+
+#include <optional>
 #include <string>
 
 namespace sandpit::session::pool {
@@ -39,6 +42,15 @@ std::filesystem::path slots_dir(const config::Config& config, const Shape& shape
 // Hands a ready slot to `workspace` when there is one and the workspace is new (no image, an empty
 // files folder). The caller holds the workspace's lock. true: a daemon now listens on its socket.
 bool claim(const config::Config& config, const Workspace& workspace);
+
+// A ready slot lent to one --fresh run in `workspace` (any workspace whose profile matches the slot's
+// shape): the slot mounts the workspace's files over its jail's /workspace and waits for one execution on
+// the returned connection (Client::lent); nullopt when none is ready or it refused. The slot is gone after.
+struct Lent {
+  sys::Fd connection;
+  pid_t pid = -1;
+};
+std::optional<Lent> borrow(const config::Config& config, const Workspace& workspace);
 
 // Starts the filler in the background (never waits) when the pool is short of config.pool ready slots.
 void request_fill(const config::Config& config, const std::string& config_file, const Shape& shape);

@@ -98,6 +98,10 @@ public:
   // and the profile's variables reach every process from now on (kernels included). The caller moved the
   // workspace's files to it (files::move_area).
   void adopt(const config::Config& config, const Workspace& workspace, const Profile& profile);
+  // The pool sandbox runs one --fresh execution for `workspace`, whose files the caller mounted over the
+  // jail's /workspace (files::attach_area): as adopt(), and the session's lifetime becomes fresh (the
+  // kernel ends with the cell); each kernel moves to the new /workspace.
+  void lend(const config::Config& config, const Workspace& workspace, const Profile& profile);
   SessionInfo info() const;
   const std::string& name() const { return m_name; }
   const jail::Jail& jail() const { return *m_jail; }

@@ -1,0 +1,158 @@
+"""`exec --fresh` from the warm pool: a ready pool sandbox is lent to one fresh run — the workspace's files
+are mounted over its jail's /workspace, the one cell runs in its kernel (which no cell has run in), and the
+sandbox is gone after. It must be as fresh as a cold fresh run (no state before or after), see the
+workspace's files and nothing else, be audited once, and leave no process, mount or loop device."""
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SUCCESS
+from test_pool import fill, new_workspace, read_cmdline, slots, templates_of
+from test_unprivileged import make_user_env, remove_user_env
+
+POOL = '[session]\npool = 1\n[languages.python]\npreload = ["json"]\n'
+
+
+@pytest.fixture
+def fsp(sp):
+    sp.configure(POOL)
+    yield sp
+    sp.stop()
+    sp.run("session", "pool", "--drain", check=0)
+    mine = str(sp.state).encode()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (templates_of(sp) or slot_processes(mine)):
+        time.sleep(0.1)
+    assert slot_processes(mine) == [] and templates_of(sp) == []
+
+
+def slot_processes(mine):
+    return [p for p in Path("/proc").iterdir() if p.name.isdigit() and b"__pool-slot" in read_cmdline(p) and mine in read_cmdline(p)]
+
+
+def fresh(sp, code, *args, workspace=None, **kw):
+    """A --fresh run with SANDPIT_TRACE on; returns (process, whether it took a pool sandbox)."""
+    ws = str(workspace or sp.workspace)
+    proc = sp.run("exec", "--fresh", "-w", ws, *args, "-c", code, env={"SANDPIT_TRACE": "1"}, **kw)
+    return proc, "pool: borrowed" in proc.stderr
+
+
+def test_a_fresh_run_takes_a_ready_sandbox_and_sees_only_the_workspace(fsp):
+    fsp.exec("open('/workspace/mine.txt', 'w').write('A')", check=SUCCESS)  # cold session: the pool was empty
+    fsp.stop()
+    fill(fsp)
+    [slot] = slots(fsp)
+    proc, pooled = fresh(fsp, "import os; print(os.getcwd(), sorted(os.listdir('/workspace')), open('mine.txt').read())", check=SUCCESS)
+    assert pooled, proc.stderr
+    assert proc.stdout == "/workspace ['mine.txt'] A\n"
+    # The sandbox served once and is gone; the pool makes another.
+    deadline = time.monotonic() + 60
+    while (slot.exists() or not slots(fsp)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not slot.exists() and slots(fsp)
+    # Its writes are the workspace's: a session sees them, and a fresh run sees the session's.
+    fill(fsp)
+    proc, pooled = fresh(fsp, "open('/workspace/from_fresh.txt', 'w').write('F')", check=SUCCESS)
+    assert pooled
+    assert fsp.exec("print(open('/workspace/from_fresh.txt').read())", check=SUCCESS).stdout == "F\n"
+
+
+def test_a_fresh_run_from_the_pool_keeps_no_state_and_is_audited_once(fsp):
+    fill(fsp)
+    proc, pooled = fresh(fsp, "x = 1; print(x)", check=SUCCESS)
+    assert pooled and proc.stdout == "1\n"
+    fill(fsp)
+    proc, pooled = fresh(fsp, "print(x)")
+    assert pooled and proc.returncode == 1 and "NameError" in proc.stderr
+    runs = [r for r in fsp.audit_records() if r.get("command") == "exec"]
+    assert len(runs) == 2, runs
+    assert runs[0]["success"] is True and runs[1]["success"] is False
+    assert fsp.run("audit", "verify", check=SUCCESS).returncode == 0
+
+
+def test_a_fresh_run_from_the_pool_times_out_and_reports_exit_codes_as_a_cold_one(fsp):
+    fill(fsp)
+    proc, pooled = fresh(fsp, "import sys; sys.exit(3)")
+    assert pooled and proc.returncode == 1, proc.stderr
+    fill(fsp)
+    proc, pooled = fresh(fsp, "import time; time.sleep(30)", "--timeout", "1s")
+    assert pooled and proc.returncode == 124
+    fill(fsp)
+    # A thread the cell started runs to its end, and atexit handlers run, before the fresh run ends.
+    code = "import threading, time, atexit; atexit.register(lambda: print('bye')); threading.Thread(target=lambda: (time.sleep(0.2), print('late'))).start()"
+    proc, pooled = fresh(fsp, code, check=SUCCESS)
+    assert pooled and proc.stdout == "late\nbye\n"
+
+
+def test_a_fresh_run_beside_a_live_session_shares_its_files(fsp):
+    fsp.exec("open('/workspace/s.txt', 'w').write('S'); y = 2", check=SUCCESS)
+    fill(fsp)
+    proc, pooled = fresh(fsp, "print(open('/workspace/s.txt').read()); _ = open('/workspace/f.txt', 'w').write('F')", check=SUCCESS)
+    assert pooled and proc.stdout == "S\n"
+    assert fsp.exec("print(open('/workspace/f.txt').read(), y)", check=SUCCESS).stdout == "F 2\n"
+
+
+def test_a_lent_sandbox_leaves_no_process_mount_or_loop_device(fsp):
+    fsp.exec("pass", check=SUCCESS)
+    fsp.stop()
+    fill(fsp)
+    [slot] = slots(fsp)
+    proc, pooled = fresh(fsp, "print(1)", check=SUCCESS)
+    assert pooled
+    deadline = time.monotonic() + 10
+    while slot_processes(str(slot).encode()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slot_processes(str(slot).encode()) == []
+    assert str(slot) not in Path("/proc/self/mountinfo").read_text()
+    if os.geteuid() == 0:
+        image = next((fsp.state / "sandpit" / "workspaces").glob("*/workspace.img"))
+        deadline = time.monotonic() + 5
+        loops = "x"
+        while loops and time.monotonic() < deadline:
+            loops = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True).stdout
+            time.sleep(0.05)
+        assert loops == "", loops
+
+
+def state_dir_of(sp, workspace):
+    session = json.loads(sp.run("session", "info", "-w", str(workspace), "--json", check=SUCCESS).stdout)["session"]
+    return sp.state / "sandpit" / "workspaces" / session[len("ws-"):]
+
+
+def test_a_lent_sandbox_gets_the_workspace_profile_and_another_shape_runs_cold(fsp):
+    fsp.exec("pass", check=SUCCESS)
+    profile = state_dir_of(fsp, fsp.workspace) / "profile.json"
+    fsp.stop()
+    # The profile's variables reach the lent kernel, as they reach an adopted one.
+    profile.write_text(json.dumps({"env": {"GREETING": "hi"}, "home": "", "user_name": ""}))
+    fill(fsp)
+    proc, pooled = fresh(fsp, "import os; print(os.environ['GREETING'])", check=SUCCESS)
+    assert pooled and proc.stdout == "hi\n"
+    # A sandbox of serve's shape (home /home/user) does not fit the CLI's pool sandboxes: a cold fresh run.
+    profile.write_text(json.dumps({"env": {}, "home": "/home/user", "user_name": "user"}))
+    fill(fsp)
+    proc, pooled = fresh(fsp, "import os; print(os.getcwd())", check=SUCCESS)
+    assert not pooled and proc.stdout == "/home/user\n"
+
+
+def test_an_unprivileged_user_runs_fresh_from_the_pool(tmp_path):
+    root, run = make_user_env(0o666)
+    try:
+        config = POOL + '[limits]\nworkspace = "16MiB"\n'
+        out = run("session", "pool", "--wait", "--json", config=config, timeout=300)
+        assert out.returncode == 0 and json.loads(out.stdout)["ready"] == 1, out.stderr
+        proc = run("exec", "--fresh", "-c", "open('/workspace/a', 'w').write('1'); import os; print(os.getppid())",
+                   config=config, extra_env={"SANDPIT_TRACE": "1"})
+        assert proc.returncode == 0 and "pool: borrowed" in proc.stderr, proc.stderr
+        proc = run("exec", "--fresh", "-c", "print(open('/workspace/a').read())", config=config)
+        assert proc.returncode == 0 and proc.stdout == "1\n", proc.stderr
+        proc = run("exec", "-c", "open('/workspace/big', 'wb').write(b'x' * (32 << 20))", config=config)
+        assert proc.returncode == 1 and "No space left on device" in proc.stderr
+        run("session", "stop", config=config)
+        run("session", "pool", "--drain", config=config)
+    finally:
+        remove_user_env(root, run)
