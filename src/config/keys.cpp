@@ -52,7 +52,7 @@ constexpr std::array k_keys{
             "keep|kill"},
     KeyInfo{"session.max_sessions", KeyType::integer, "16", "session daemons one user may have running at once", SetBy::tighten},
     KeyInfo{"session.pool", KeyType::integer, "2",
-            "ready sandboxes (jail, kernels, an empty workspace) kept per user for new workspaces' first runs (0: none)", SetBy::tighten},
+            "ready sandboxes (jail, kernels, an empty workspace) kept per user for new workspaces' first runs and --fresh runs (0: none)", SetBy::tighten},
     KeyInfo{"session.pool_languages", KeyType::string_list, R"(["python"])", "the kernels a pool sandbox starts ahead: python, javascript",
             SetBy::anyone},
     KeyInfo{"network.enabled", KeyType::boolean, "false", "share the host network instead of a loopback-only one", SetBy::system},
@@ -93,7 +93,7 @@ constexpr std::array k_keys{
             SetBy::anyone},
     KeyInfo{"languages.python.command", KeyType::string_list, R"(["/usr/bin/python3"])", "the Python interpreter inside the sandbox", SetBy::system},
     KeyInfo{"languages.python.preload", KeyType::string_list, R"(["numpy", "pandas", "matplotlib.pyplot"])",
-            "modules a pool sandbox's Python kernel imports ahead (those installed; empty: none)", SetBy::anyone},
+            "modules the pool's Python template imports once for every pool kernel (those installed; empty: no template)", SetBy::anyone},
     KeyInfo{"languages.javascript.command", KeyType::string_list, R"(["/usr/bin/node"])", "the Node.js interpreter inside the sandbox", SetBy::system},
     KeyInfo{"languages.bash.command", KeyType::string_list, R"(["/bin/bash"])", "the shell inside the sandbox", SetBy::system},
 };

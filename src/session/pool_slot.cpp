@@ -112,7 +112,9 @@ public:
       // The filler (started back in the host's mount namespace) removes this folder: here its own image is
       // still mounted in it. Everything of the run goes with this process.
       ::unlink((m_dir / "socket").c_str());
-      request_fill(m_config, m_config_file, m_shape);
+      std::error_code ec;
+      // A drain since it released the lock removed the folder: then no refill (the drain stops a filler it sees).
+      if (fs::exists(m_dir, ec)) request_fill(m_config, m_config_file, m_shape);
       return 0;
     }
     if (!adopted) return 0; // idle, or its folder is gone: nobody will ask
