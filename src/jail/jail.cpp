@@ -235,9 +235,9 @@ void Jail::destroy() {
     auto waits = std::move(m_template_waits);
     lock.unlock();
     // The kernels died with the pid namespace; each template connection says so, or is cut here.
-    for (auto& [connection, thread] : waits) {
-      ::shutdown(connection.get(), SHUT_RDWR);
-      thread.join();
+    for (auto& wait : waits) {
+      ::shutdown(wait.connection.get(), SHUT_RDWR);
+      wait.thread.join();
     }
   }
   if (m_reader.joinable()) {

@@ -10,7 +10,11 @@
 #include "sandpit/util/trace.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <memory>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <csignal>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -73,6 +77,11 @@ Result<pid_t> Jail::spawn_from_template(const std::string& dir, const SpawnReque
                         {"inside_id", k_inside_id},
                         {"cwd", request.cwd},
                         {"driver_size", driver_size}};
+  // The template answers within its own deadline (5 s); a template that does not (stopped, wedged) must
+  // not hold this session: the kernel starts cold instead.
+  timeval limit{10, 0};
+  ::setsockopt(connection->get(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(connection->get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
   if (auto r = sys::send_message(connection->get(), message.dump(), fds); !r) return r.failure();
   auto reply = sys::recv_message(connection->get());
   if (!reply) return reply.failure();
@@ -91,9 +100,22 @@ Result<pid_t> Jail::spawn_from_template(const std::string& dir, const SpawnReque
     }
   }
   trace::mark("spawned from template");
+  timeval forever{0, 0}; // from here on the connection waits for the kernel's exit, however long it lives
+  ::setsockopt(connection->get(), SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof forever);
   std::lock_guard lock(m_mutex);
+  // The waits of kernels that have ended go first: a kernel that keeps dying must not grow the daemon.
+  std::erase_if(m_template_waits, [](TemplateWait& w) {
+    if (!w.done->load()) return false;
+    w.thread.join();
+    return true;
+  });
+  auto done = std::make_shared<std::atomic<bool>>(false);
   const int raw = connection->get();
-  m_template_waits.emplace_back(std::move(connection).value(), std::thread([this, raw, pid] { wait_template_kernel(raw, pid); }));
+  m_template_waits.push_back({std::move(connection).value(), std::thread([this, raw, pid, done] {
+                                wait_template_kernel(raw, pid);
+                                done->store(true);
+                              }),
+                              done});
   return pid;
 }
 

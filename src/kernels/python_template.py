@@ -97,10 +97,6 @@ def _kernel(request, fds, report, settings):
             soft, hard = resource.getrlimit(resource_id)
             value = value if hard == resource.RLIM_INFINITY or hard >= value else hard
             resource.setrlimit(resource_id, (value, value))
-        # Dumpable again (as the init's spawn does) before /proc/self is used: while not, it is root's.
-        _prctl(_PR_SET_DUMPABLE, 1, "prctl(PR_SET_DUMPABLE)")
-        with open("/proc/self/oom_score_adj", "w") as f:  # at the memory limit, the code goes first
-            f.write("1000")
         os.chdir(request["cwd"])
     except _Step as e:
         os.write(report, json.dumps({"step": e.step, "errno": e.err}).encode() + b"\n")
@@ -108,11 +104,24 @@ def _kernel(request, fds, report, settings):
     except OSError as e:
         os.write(report, json.dumps({"step": "set up the kernel", "errno": e.errno or 0}).encode() + b"\n")
         os._exit(127)
-    os.write(report, b'{"ok": true}\n')
+    # Nothing but its own channels (0..3) and, for one more write, the report (4): no fd of the template's
+    # or of another session's, before it is dumpable again.
     high = [os.dup(f) for f in channels]
+    kept_report = os.dup(report)
     for i, f in enumerate(high):
         os.dup2(f, i, inheritable=True)
-    os.closerange(len(high), 1 << 20)  # the template's socket and connections, the pidfd, the cgroup files
+    os.dup2(kept_report, 4, inheritable=False)
+    os.closerange(5, 1 << 20)
+    os.write(4, b'{"ok": true}\n')
+    os.close(4)
+    # Only now may processes of the jail (same uid) read /proc/self: it holds nothing of anyone else's.
+    # Dumpable is also what makes /proc/self ours, for oom_score_adj (the init's spawn does the same).
+    try:
+        _prctl(_PR_SET_DUMPABLE, 1, "prctl(PR_SET_DUMPABLE)")
+        with open("/proc/self/oom_score_adj", "w") as f:  # at the memory limit, the code goes first
+            f.write("1000")
+    except (_Step, OSError):
+        os._exit(127)  # the session sees the kernel die at its first cell
     for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -197,13 +206,27 @@ def _preload(names):
         plt.close(figure)
 
 
+class _SpareChild(BaseException):
+    """Raised in a freshly forked spare: it unwinds the template's frames (and what they hold: sockets,
+    other sessions' kernels) before the spare does anything. Not an Exception: nothing catches it on the way."""
+
+    def __init__(self, fd):
+        super().__init__()
+        self.fd = fd
+
+
+# Seconds a kernel may take from the request to "ok": it can be stopped (SIGSTOP) by code in its jail
+# from the moment it exists, and must not hold the template, and every other session, with it.
+_SPAWN_DEADLINE = 5.0
+
+
 def _serve(settings):
     listener = socket.socket(fileno=3)
     listener.setblocking(False)
     poller = select.poll()
     poller.register(listener, select.POLLIN)
     kernels = {}  # pidfd -> (host pid, connection)
-    spare = _Spare(settings)
+    spare = _Spare()
     idle_since = _now()
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
@@ -213,18 +236,16 @@ def _serve(settings):
             listener.close()
             listener = None
         if listener is None and not kernels:
-            spare.channel.close()
-            os.waitpid(spare.pid, 0)
+            spare.discard()
             return _log("stopped")
         if not kernels and _now() - idle_since > settings["idle_seconds"]:
-            spare.channel.close()
-            os.waitpid(spare.pid, 0)
+            spare.discard()
             return _log("idle")
         # socket.new first: the filler renames it to socket once we are ready, and in this order no moment
         # of that rename reads as neither.
         if listener is not None and not os.path.exists("socket.new") and not os.path.exists("socket"):
             _log("its socket is gone (drained): no new kernels")
-            stopping.append(1)  # drained: the folder is gone
+            stopping.append(1)
             continue
         for fd, _ in poller.poll(1000):
             if listener is not None and fd == listener.fileno():
@@ -234,21 +255,25 @@ def _serve(settings):
                     continue
                 used, spare = spare, None
                 t0 = _now_ns()
-                entry = _spawn(conn, settings, used)
+                try:
+                    entry = _spawn(conn, used)
+                except Exception as e:  # never the template down, and every session's kernels with it
+                    _log(f"a request failed: {type(e).__name__}: {e}")
+                    conn.close()
+                    entry = None
                 t1 = _now_ns()
                 if entry is not None:
                     kernels[entry[0]] = entry[1:]
                     poller.register(entry[0], select.POLLIN)
-                # After the answer: the next spare, and the used one's exit (its memory's teardown).
-                used.channel.close()
-                spare = _Spare(settings)
-                os.waitpid(used.pid, 0)
+                # After the answer: the next spare, and the used one's end (it has reported, or failed).
+                used.discard()
+                spare = _Spare()
                 if os.environ.get("SANDPIT_TEMPLATE_TRACE"):
                     _log(f"spawn {(t1 - t0) / 1e6:.2f} ms, spare and reap {(_now_ns() - t1) / 1e6:.2f} ms")
             elif fd in kernels:
                 host_pid, conn = kernels.pop(fd)
                 poller.unregister(fd)
-                _, status = os.waitpid(host_pid, 0)
+                _, status = os.waitpid(host_pid, 0)  # its pidfd is readable: it has exited
                 os.close(fd)
                 try:
                     conn.sendall(json.dumps({"op": "exited", "status": status}).encode() + b"\n")
@@ -273,39 +298,45 @@ def _now():
 
 class _Spare:
     """A child forked ahead of the next request (off every client's path): it waits for the request on a
-    socketpair, then joins the jail and forks the kernel. Forked from a template that has seen no request
-    since the last one was handed over, it holds nothing of any session."""
+    socketpair, then joins the jail and forks the kernel (_spare_main)."""
 
-    def __init__(self, settings):
+    def __init__(self):
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sys.stdout.flush()
         sys.stderr.flush()
         self.pid = os.fork()
         if self.pid == 0:
+            fd = theirs.detach()
             mine.close()
-            try:
-                # Nothing of the template's: its listener, its connections, the kernels' pidfds.
-                fd = os.dup2(theirs.fileno(), 3)
-                os.closerange(4, 1 << 20)
-                channel = socket.socket(fileno=fd)
-                try:
-                    message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 64)
-                except OSError:
-                    os._exit(0)
-                if not message:
-                    os._exit(0)  # the template went away
-                _kernel(json.loads(message), fds, fd, settings)
-            finally:
-                os._exit(1)
+            raise _SpareChild(fd)
         theirs.close()
         self.channel = mine
 
     def hand(self, message, fds):
         socket.send_fds(self.channel, [message], fds)
-        return self.channel.makefile("rb")
+
+    def report(self, deadline):
+        """The next report line, or None when the deadline passed or the child went away."""
+        left = deadline - _now_ns() / 1e9
+        if left <= 0:
+            return None
+        self.channel.settimeout(left)
+        try:
+            data = self.channel.recv(65536)
+        except OSError:
+            return None
+        return json.loads(data) if data else None
+
+    def discard(self):
+        self.channel.close()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.waitpid(self.pid, 0)
 
 
-def _spawn(conn, settings, spare):
+def _spawn(conn, spare):
     """Answers one request with the spare child; returns (pidfd, host pid, connection) of the kernel or None."""
     conn.setblocking(True)
     conn.settimeout(2)
@@ -332,31 +363,67 @@ def _spawn(conn, settings, spare):
             os.close(f)
         refuse(f"template request: {e}")
         return None
+    deadline = _now_ns() / 1e9 + _SPAWN_DEADLINE
     try:
-        reports = spare.hand(message, fds)
+        spare.hand(message, fds)
     except OSError as e:
         refuse("template: hand the request over", e.errno or 5)
         return None
     finally:
         for f in fds:
             os.close(f)
-    first = json.loads(reports.readline() or b'{"step": "enter the jail", "errno": 5}')
+    first = spare.report(deadline) or {"step": "enter the jail (no answer in time)", "errno": 62}
     if "host_pid" not in first:
         refuse(first.get("step", "enter the jail"), first.get("errno", 5))
         return None
-    host_pid = first["host_pid"]
-    pidfd = os.pidfd_open(host_pid)
-    second = json.loads(reports.readline() or b'{"step": "set up the kernel", "errno": 5}')
-    reports.close()
-    if not second.get("ok"):
+    host_pid = int(first["host_pid"])
+    pidfd = os.pidfd_open(host_pid)  # our child now (the spare's, reparented to us, the subreaper)
+    second = spare.report(deadline) or {"step": "set up the kernel (no answer in time)", "errno": 62}
+    if second.get("ok") is not True:
+        os.kill(host_pid, signal.SIGKILL)
         os.waitpid(host_pid, 0)
         os.close(pidfd)
         refuse(second.get("step", "set up the kernel"), second.get("errno", 5))
         return None
     with open(f"/proc/{host_pid}/status") as f:
         nspid = next(line for line in f if line.startswith("NSpid:")).split()[-1]
-    conn.sendall(json.dumps({"op": "spawned", "pid": int(nspid), "host_pid": host_pid}).encode() + b"\n")
+    try:
+        conn.sendall(json.dumps({"op": "spawned", "pid": int(nspid), "host_pid": host_pid}).encode() + b"\n")
+    except OSError:  # the session gave up waiting (and started its kernel cold): this one serves nobody
+        os.kill(host_pid, signal.SIGKILL)
+        os.waitpid(host_pid, 0)
+        os.close(pidfd)
+        conn.close()
+        return None
     return pidfd, host_pid, conn
+
+
+def _spare_main(fd, settings):
+    """The spare, with no frame of the template's left: wait for one request, then make its kernel."""
+    os.dup2(fd, 3)
+    os.closerange(4, 1 << 20)  # whatever the template had open that no object closed on the way
+    channel = socket.socket(fileno=3)
+    try:
+        message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 64)
+    except OSError:
+        os._exit(0)
+    if not message:
+        os._exit(0)  # discarded, or the template went away
+    try:
+        _kernel(json.loads(message), fds, 3, settings)
+    finally:
+        os._exit(1)
+
+
+def _drop_template_privileges():
+    """Root's template keeps its uid (it owns the jails' user namespaces, which is all setns needs) and of
+    its capabilities only CAP_KILL (a kernel that does not get ready in time runs as another uid), and can
+    never gain one."""
+    if os.geteuid() == 0:
+        header = _CapHeader(0x20080522, 0)
+        data = (ctypes.c_uint32 * 6)(1 << 5, 1 << 5, 0, 0, 0, 0)  # effective, permitted: CAP_KILL
+        _check(_libc.syscall(126, ctypes.byref(header), data), "capset")
+    _prctl(_PR_SET_NO_NEW_PRIVS, 1, "prctl(PR_SET_NO_NEW_PRIVS)")
 
 
 def _main():
@@ -371,8 +438,9 @@ def _main():
         f.write(str(os.getpid()))
     with open("/proc/sys/kernel/cap_last_cap") as f:
         settings["last_cap"] = int(f.read())
-    # Grandchildren whose parent (the first child) has gone are ours to reap.
+    # Grandchildren whose parent (the spare) has gone are ours to reap.
     _prctl(_PR_SET_CHILD_SUBREAPER, 1, "prctl(PR_SET_CHILD_SUBREAPER)")
+    _drop_template_privileges()
     gc.disable()
     _preload(settings["preload"])
     # Everything imported so far lives in the permanent generation: a kernel's collections never touch
@@ -381,7 +449,15 @@ def _main():
     gc.freeze()
     os.write(4, b"ready\n")
     os.close(4)
-    _serve(settings)
+    spare_fd = None
+    try:
+        _serve(settings)
+    except _SpareChild as forked:
+        spare_fd = forked.fd
+    if spare_fd is not None:
+        # The exception and its traceback are gone, and with them every frame of the template's.
+        gc.collect()
+        _spare_main(spare_fd, settings)
 
 
 _main()

@@ -242,7 +242,12 @@ std::shared_ptr<Session::Kernel> Session::kernel_for(const KernelKey& key, const
     pid = m_jail->spawn_from_template(m_template_dir, request, kernels::driver_source(language).size());
     from_template = static_cast<bool>(pid);
     // A template that is gone or refuses: this kernel starts cold, as it would have without one.
-    if (!pid) fmt::print(stderr, "sandpit: template {}: {}; starting the kernel cold\n", m_template_dir, pid.failure().message());
+    if (!pid) {
+      fmt::print(stderr, "sandpit: template {}: {}; starting the kernel cold\n", m_template_dir, pid.failure().message());
+      // New channels: a kernel the template may still have made holds the ends of these.
+      channels = make_channels(language, true);
+      request = spawn_request(kernel_command(m_config, language), channels, channels.ctl.second.get(), cwd);
+    }
   }
   if (!from_template) pid = m_jail->spawn(request);
   if (!pid) start_failed(language, pid.failure());

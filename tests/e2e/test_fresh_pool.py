@@ -148,6 +148,7 @@ def test_an_unprivileged_user_runs_fresh_from_the_pool(tmp_path):
         proc = run("exec", "--fresh", "-c", "open('/workspace/a', 'w').write('1'); import os; print(os.getppid())",
                    config=config, extra_env={"SANDPIT_TRACE": "1"})
         assert proc.returncode == 0 and "pool: borrowed" in proc.stderr, proc.stderr
+        assert proc.stdout == "0\n"  # its kernel came from the template (its parent is outside the jail)
         proc = run("exec", "--fresh", "-c", "print(open('/workspace/a').read())", config=config)
         assert proc.returncode == 0 and proc.stdout == "1\n", proc.stderr
         proc = run("exec", "-c", "open('/workspace/big', 'wb').write(b'x' * (32 << 20))", config=config)

@@ -9,6 +9,7 @@
 
 #include <span>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -121,7 +122,12 @@ private:
   std::vector<pid_t> m_forgotten;
   std::map<pid_t, sys::Fd> m_watches; // the jail's copy of each watcher's eventfd
   bool m_dead = false;
-  std::vector<std::pair<sys::Fd, std::thread>> m_template_waits; // a connection per kernel from a template
+  struct TemplateWait {
+    sys::Fd connection;
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<TemplateWait> m_template_waits; // a connection per kernel from a template
 };
 
 // The first frame a kernel from a template reads on its control fd: its environment, as execve would give it.
