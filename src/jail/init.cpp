@@ -99,9 +99,14 @@ void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& chil
     int n = static_cast<int>(fds.size());
     std::vector<int> high;
     for (auto& fd : fds) high.push_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, n));
+    const int report_fd = ::fcntl(report->second.get(), F_DUPFD_CLOEXEC, n);
     for (int i = 0; i < n; ++i) ::dup2(high[static_cast<std::size_t>(i)], i);
-    ::syscall(SYS_close_range, static_cast<unsigned>(n), ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
-    ::fcntl(report->second.get(), F_SETFD, FD_CLOEXEC);
+    // Closed, not just close-on-exec: it is about to be dumpable, and code in the jail (same uid) may then
+    // read /proc/PID/fd and write /proc/PID/mem before the execve. It keeps the passed fds and the report.
+    ::dup2(report_fd, n);
+    ::fcntl(n, F_SETFD, FD_CLOEXEC);
+    ::syscall(SYS_close_range, static_cast<unsigned>(n + 1), ~0U, 0U);
+    const int report_out = n;
     int failed[2] = {0, 0}; // {step: 0 rlimits, 1 chdir, 2 execve; errno}
     int& err = failed[1];
     // At the memory limit the kernel must pick the code, never the init (and on
@@ -120,7 +125,7 @@ void spawn(const json& request, std::vector<sys::Fd>& fds, std::set<pid_t>& chil
       ::execve(argv[0], argv.data(), env.data());
       failed[0] = 2, err = errno;
     }
-    [[maybe_unused]] auto w = ::write(report->second.get(), failed, sizeof failed);
+    [[maybe_unused]] auto w = ::write(report_out, failed, sizeof failed);
     ::_exit(127);
   }
   report->second.reset();

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SUCCESS
-from test_pool import fill, new_workspace, read_cmdline, slots, templates_of
+from test_pool import drain_all, fill, new_workspace, read_cmdline, slots, templates_of
 from test_unprivileged import make_user_env, remove_user_env
 
 POOL = '[session]\npool = 1\n[languages.python]\npreload = ["json"]\n'
@@ -22,12 +22,7 @@ def fsp(sp):
     sp.configure(POOL)
     yield sp
     sp.stop()
-    sp.run("session", "pool", "--drain", check=0)
-    mine = str(sp.state).encode()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (templates_of(sp) or slot_processes(mine)):
-        time.sleep(0.1)
-    assert slot_processes(mine) == [] and templates_of(sp) == []
+    drain_all(sp)
 
 
 def slot_processes(mine):

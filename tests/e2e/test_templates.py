@@ -5,14 +5,16 @@ as a cold kernel when it is interrupted, dies or is restarted. ctest's e2e_poole
 test_exec.py with every kernel of theirs made this way."""
 import json
 import os
+import shutil
 import signal
 import time
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from conftest import SUCCESS
-from test_pool import family_of, fill, info, new_workspace, pid_ns, read_cmdline, templates_of
+from test_pool import drain_all, family_of, fill, info, new_workspace, pid_ns, read_cmdline, templates_of
 
 POOL = '[session]\npool = 1\n[languages.python]\npreload = ["json"]\n'
 
@@ -22,11 +24,7 @@ def tsp(sp):
     sp.configure(POOL)
     yield sp
     sp.stop()
-    sp.run("session", "pool", "--drain", check=0)
-    deadline = time.monotonic() + 10
-    while templates_of(sp) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert templates_of(sp) == []
+    drain_all(sp)
 
 
 def kernel_pid(sp, workspace):
@@ -177,3 +175,87 @@ def test_the_template_imports_nothing_of_the_workspace_and_writes_nothing_on_the
     assert folder.parent.parent.parent == tsp.state / "sandpit" and oct(folder.stat().st_mode & 0o777) == "0o700"
     out = tsp.exec("import matplotlib; print(matplotlib.get_configdir())", check=SUCCESS).stdout
     assert out == "/workspace/.sandpit/matplotlib\n"  # its own, as a cold kernel finds it
+
+
+def test_a_new_kernel_holds_nothing_but_its_channels_before_code_in_the_jail_may_read_it(tsp):
+    """The review's attack: code left running in the jail stops each new kernel as soon as it exists and,
+    once the kernel is dumpable, reads (or writes) /proc/PID/fd and /proc/PID/mem. So a kernel must have
+    closed every fd but its four channels before it is dumpable: traced here, syscall by syscall."""
+    if os.geteuid() != 0 or shutil.which("strace") is None:
+        pytest.skip("needs root and strace (scripts/setup --test installs it)")
+    fill(tsp)
+    tsp.exec("pass", check=SUCCESS)  # adopts the ready sandbox
+    [template] = templates_of(tsp)
+    spares = [p for p in children(template) if pid_ns(p) == pid_ns(template)]
+    assert len(spares) == 1, spares
+    log = tsp.root / "strace.log"
+    tracer = subprocess.Popen(["strace", "-f", "-e", "trace=prctl,close_range,close,dup2,dup3,execve", "-o", str(log),
+                               "-p", str(spares[0])], stderr=subprocess.PIPE)
+    assert b"attached" in tracer.stderr.readline()
+    tsp.exec("import os; os._exit(0)")
+    assert tsp.exec("import os; print(os.getppid())", check=SUCCESS).stdout == "0\n"  # made by the traced spare
+    tracer.terminate()
+    tracer.wait()
+    lines = log.read_text().splitlines()
+    dumpable = [i for i, line in enumerate(lines) if "PR_SET_DUMPABLE, SUID_DUMP_USER" in line]
+    assert len(dumpable) == 1, lines
+    kernel = lines[dumpable[0]].split()[0]
+    mine = [line.split(None, 1)[1] for line in lines[: dumpable[0]] if line.split()[0] == kernel]
+    assert any(line.startswith("close_range(5,") for line in mine), mine
+    assert any(line.startswith("close(4)") for line in mine), mine
+    after = [line.split(None, 1)[1] for line in lines[dumpable[0] + 1 :] if line.split()[0] == kernel]
+    assert not any(line.startswith(("dup2(", "dup3(")) for line in after), after
+
+
+def children(pid):
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def test_a_kernel_stopped_in_its_setup_does_not_hold_the_template_for_other_sessions(tsp):
+    tsp.configure('[session]\npool = 2\n[languages.python]\npreload = ["json"]\n')
+    fill(tsp)
+    other = new_workspace(tsp, "other")
+    tsp.run("exec", "-w", str(other), "-c", "pass", check=SUCCESS)
+    # In this workspace, something stops every new process at once, for good.
+    stopper = ("import os, signal, time\nseen = set(os.listdir('/proc'))\nopen('/workspace/ready', 'w').close()\n"
+               "end = time.time() + 30\nwhile time.time() < end:\n"
+               "    for p in os.listdir('/proc'):\n"
+               "        if p.isdigit() and p not in seen and int(p) != os.getpid():\n"
+               "            seen.add(p)\n"
+               "            try: os.kill(int(p), signal.SIGSTOP)\n"
+               "            except OSError: pass\n")
+    tsp.exec("open('/workspace/stopper.py', 'w').write(" + repr(stopper) + ")", check=SUCCESS)
+    tsp.exec("import subprocess, sys, os, time\n"
+             "subprocess.Popen([sys.executable, '/workspace/stopper.py'], start_new_session=True,"
+             " stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+             "while not os.path.exists('/workspace/ready'): time.sleep(0.01)", check=SUCCESS)
+    tsp.exec("import os; os._exit(0)")
+    stuck = subprocess.Popen([os.environ["SANDPIT_BIN"], "exec", "-w", str(tsp.workspace), "--timeout", "20s", "-c", "print(1)"],
+                             env=tsp.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    # Meanwhile another session's new kernel still comes from the template, within its deadline.
+    tsp.run("exec", "-w", str(other), "-c", "import os; os._exit(0)")
+    started = time.monotonic()
+    proc = tsp.run("exec", "-w", str(other), "-c", "import os; print(os.getppid())", check=SUCCESS)
+    assert time.monotonic() - started < 8
+    assert proc.stdout == "0\n"  # from the template
+    stuck.kill()
+    stuck.wait()
+    tsp.run("session", "stop", "-w", str(other), check=0)
+    # The stopper also stopped this session's cold kernel, and its jail's init waits on it: end the stopper,
+    # let everything in that jail go on, so that the session can stop.
+    jailed = pid_ns(family_of(info(tsp, tsp.workspace)["pid"])[1])
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and b"stopper.py" in read_cmdline(entry):
+            os.kill(int(entry.name), signal.SIGKILL)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and pid_ns(entry.name) == jailed:
+            os.kill(int(entry.name), signal.SIGCONT)
