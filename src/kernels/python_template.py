@@ -68,6 +68,10 @@ def _serve(settings):
             _log("its socket is gone (drained): no new kernels")
             stopping.append(1)
             continue
+        if listener is not None and not _same_binary(settings["binary"]):
+            _log("the sandpit binary that started it was replaced or removed: no new kernels")
+            stopping.append(1)
+            continue
         for fd, _ in poller.poll(1000):
             if listener is not None and fd == listener.fileno():
                 try:
@@ -102,6 +106,14 @@ def _serve(settings):
                     pass
                 conn.close()
                 idle_since = _now()
+
+
+def _same_binary(binary):
+    try:
+        st = os.stat(binary["path"])
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (binary["dev"], binary["ino"])
 
 
 def _log(what):

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,8 +103,15 @@ std::string ensure_template(const config::Config& config, const fs::path& slots)
   theirs.reset();
   listener->reset();
   alive.reset(); // the template holds it now
+  // The binary that made it: once that file is replaced or removed (an upgrade, a purge), the template takes
+  // no more requests, as the slots of that binary exit (pool_slot.cpp).
+  struct stat exe {};
+  std::error_code ec_exe;
+  const auto exe_path = fs::read_symlink("/proc/self/exe", ec_exe).string();
+  ::stat("/proc/self/exe", &exe);
   const nlohmann::json settings = {{"preload", config.python_preload},
-                                   {"idle_seconds", std::chrono::duration_cast<std::chrono::seconds>(config.idle_timeout).count()}};
+                                   {"idle_seconds", std::chrono::duration_cast<std::chrono::seconds>(config.idle_timeout).count()},
+                                   {"binary", {{"path", exe_path}, {"dev", exe.st_dev}, {"ino", exe.st_ino}}}};
   // The loader reads the template's source, then the template its settings.
   (void)sys::write_all(mine.get(), std::string(kernels::python_template()) + settings.dump() + "\n");
   // The preload takes a second or two of CPU; the filler is off every client's path.

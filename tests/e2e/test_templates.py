@@ -259,3 +259,18 @@ def test_a_kernel_stopped_in_its_setup_does_not_hold_the_template_for_other_sess
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and pid_ns(entry.name) == jailed:
             os.kill(int(entry.name), signal.SIGCONT)
+
+
+def test_a_template_whose_binary_is_replaced_takes_no_more_requests_and_ends_with_its_kernels(tsp, tmp_path):
+    """An upgrade or a purge replaces the binary: the slots it made exit, and so does their template once
+    their kernels have ended (not only after session.idle_timeout)."""
+    binary = tmp_path / "sandpit-copy"
+    shutil.copy2(os.environ["SANDPIT_BIN"], binary)
+    proc = subprocess.run([str(binary), "session", "pool", "--wait"], env=tsp.env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    [template] = templates_of(tsp)
+    binary.unlink()  # as apt does: the old file goes, a new one may take its name
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{template}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{template}").exists() or b"Z" in Path(f"/proc/{template}/stat").read_bytes().split(b")")[-1][:3]
