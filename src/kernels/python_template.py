@@ -109,10 +109,14 @@ def _serve(settings):
 
 
 def _same_binary(binary):
+    """Whether the file at the binary's path is still the one that started us; where we may not look
+    (a folder only root enters, though it ran the binary for us), we cannot tell, and say yes."""
     try:
         st = os.stat(binary["path"])
-    except OSError:
+    except FileNotFoundError:
         return False
+    except OSError:
+        return True
     return (st.st_dev, st.st_ino) == (binary["dev"], binary["ino"])
 
 
