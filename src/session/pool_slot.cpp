@@ -103,6 +103,8 @@ public:
     if (m_lent.valid()) {
       // Lent to one --fresh run: serve it, then go (the jail, the kernel and the attached mount with us).
       // `alive` stays held while it runs: a drain stops this sandbox (and the run) like any other.
+      // Its socket goes first: `session pool` counts a held slot with a socket as ready.
+      ::unlink((m_dir / "socket").c_str());
       listener.reset();
       trace::mark("pool: lent");
       serve_lent_execution(*session, m_lent.get());
@@ -111,7 +113,6 @@ public:
       alive.reset();
       // The filler (started back in the host's mount namespace) removes this folder: here its own image is
       // still mounted in it. Everything of the run goes with this process.
-      ::unlink((m_dir / "socket").c_str());
       std::error_code ec;
       // A drain since it released the lock removed the folder: then no refill (the drain stops a filler it sees).
       if (fs::exists(m_dir, ec)) request_fill(m_config, m_config_file, m_shape);
