@@ -62,12 +62,14 @@ Result<std::unique_ptr<Jail>> Jail::start(const JailSpec& requested, const Spawn
 
   // Both messages queue in the socket while the child execs; the seccomp
   // program is built meanwhile and the init waits for it before loading.
-  if (auto r = sys::send_message(jail->m_ctl.get(), to_init_json(spec).dump()); !r) return fail(r.failure());
+  const auto setup = to_init_json(spec);
+  if (auto r = sys::send_message(jail->m_ctl.get(), setup.dump()); !r) return fail(r.failure());
   auto program = build_seccomp_program();
   if (!program) return program.failure();
-  jail->m_seccomp = *program;
-  jail->m_rlimits = rlimits_from_json(to_init_json(spec).at("rlimits"));
   if (auto r = sys::send_message(jail->m_ctl.get(), *program); !r) return fail(r.failure());
+  // Kept for kernels made from a template, which apply them to themselves (template_spawn.cpp).
+  jail->m_seccomp = std::move(program).value();
+  jail->m_rlimits = rlimits_from_json(setup.at("rlimits"));
   if (first != nullptr) {
     if (auto r = sys::send_message(jail->m_ctl.get(), spawn_message(*first), first->fds); !r) return fail(r.failure());
   }

@@ -54,6 +54,13 @@ def _load_seccomp(program):
     _check(_libc.prctl(_PR_SET_SECCOMP, ctypes.c_ulong(2), ctypes.byref(prog), 0, 0), "load seccomp filter")
 
 
+def _fail(report, e, step, status):
+    """Tells the template which step failed and why (a _Step names its own), and exits."""
+    failure = {"step": e.step, "errno": e.err} if isinstance(e, _Step) else {"step": step, "errno": e.errno or 0}
+    os.write(report, json.dumps(failure).encode() + b"\n")
+    os._exit(status)
+
+
 def _kernel(request, fds, report, settings):
     """In the forked child: join the jail, become its sandbox user, fork into its pid namespace. The
     grandchild drops everything the jail's init dropped, loads the jail's seccomp filter and becomes a
@@ -71,12 +78,8 @@ def _kernel(request, fds, report, settings):
             os.setgroups([])
         os.setresgid(inside, inside, inside)
         os.setresuid(inside, inside, inside)
-    except _Step as e:
-        os.write(report, json.dumps({"step": e.step, "errno": e.err}).encode() + b"\n")
-        os._exit(0)
-    except OSError as e:
-        os.write(report, json.dumps({"step": "enter the jail", "errno": e.errno or 0}).encode() + b"\n")
-        os._exit(0)
+    except (_Step, OSError) as e:
+        _fail(report, e, "enter the jail", 0)
     pid = os.fork()
     if pid != 0:  # the first child: tell the template its grandchild's pid, and go (the template reaps it)
         os.write(report, json.dumps({"host_pid": pid}).encode() + b"\n")
@@ -90,12 +93,8 @@ def _kernel(request, fds, report, settings):
             value = value if hard == resource.RLIM_INFINITY or hard >= value else hard
             resource.setrlimit(resource_id, (value, value))
         os.chdir(request["cwd"])
-    except _Step as e:
-        os.write(report, json.dumps({"step": e.step, "errno": e.err}).encode() + b"\n")
-        os._exit(127)
-    except OSError as e:
-        os.write(report, json.dumps({"step": "set up the kernel", "errno": e.errno or 0}).encode() + b"\n")
-        os._exit(127)
+    except (_Step, OSError) as e:
+        _fail(report, e, "set up the kernel", 127)
     # Nothing but its own channels (0..3) and, for one more write, the report (4): no fd of the template's
     # or of another session's, before it is dumpable again.
     high = [os.dup(f) for f in channels]

@@ -182,18 +182,20 @@ std::uint64_t drain() {
   return seen.size();
 }
 
-bool claim(const config::Config& config, const Workspace& workspace) {
-  if (config.pool == 0) return false;
-  std::error_code ec;
-  if (fs::exists(workspace.state_dir / "workspace.img", ec)) return false;
-  if (fs::exists(workspace.files_dir, ec) && !fs::is_empty(workspace.files_dir, ec)) return false;
+namespace {
+
+// Asks the ready slots for `workspace`'s shape, one after another, for `type` ("adopt" | "fresh") until one
+// answers `granted`; that slot's connection and answer. nullopt without a profile that loads (the cold
+// path says what is wrong with it) or a slot that agrees.
+std::optional<std::pair<sys::Fd, json>> ask_slots(const config::Config& config, const Workspace& workspace,
+                                                   const char* type, const char* granted) {
   Profile profile;
   try {
     profile = load_profile(workspace);
   } catch (const Error&) {
-    return false; // the cold start says what is wrong with it
+    return std::nullopt;
   }
-  const auto request = json{{"type", "adopt"}, {"workspace", workspace.host_dir.string()}}.dump() + "\n";
+  const auto request = json{{"type", type}, {"workspace", workspace.host_dir.string()}}.dump() + "\n";
   trace::mark("pool: profile");
   const auto dir = slots_dir(config, Shape::of(profile));
   trace::mark("pool: fingerprint");
@@ -202,33 +204,28 @@ bool claim(const config::Config& config, const Workspace& workspace) {
     if (!fd) continue;
     if (!sys::write_all(fd->get(), request)) continue;
     trace::mark("pool: asked");
-    auto line = read_line(fd->get(), std::chrono::seconds(10));
-    auto answer = json::parse(line, nullptr, false);
-    if (answer.is_object() && answer.value("type", "") == "adopted") return true;
+    auto answer = json::parse(read_line(fd->get(), std::chrono::seconds(10)), nullptr, false);
+    if (answer.is_object() && answer.value("type", "") == granted) return std::pair{std::move(fd).value(), std::move(answer)};
     if (answer.is_object()) fmt::print(stderr, "sandpit: pool: {}\n", answer.value("message", "refused"));
   }
-  return false;
+  return std::nullopt;
+}
+
+} // namespace
+
+bool claim(const config::Config& config, const Workspace& workspace) {
+  if (config.pool == 0) return false;
+  std::error_code ec;
+  if (fs::exists(workspace.state_dir / "workspace.img", ec)) return false;
+  if (fs::exists(workspace.files_dir, ec) && !fs::is_empty(workspace.files_dir, ec)) return false;
+  return ask_slots(config, workspace, "adopt", "adopted").has_value();
 }
 
 std::optional<Lent> borrow(const config::Config& config, const Workspace& workspace) {
   if (config.pool == 0) return std::nullopt;
-  Profile profile;
-  try {
-    profile = load_profile(workspace);
-  } catch (const Error&) {
-    return std::nullopt; // the cold path says what is wrong with it
-  }
-  const auto request = json{{"type", "fresh"}, {"workspace", workspace.host_dir.string()}}.dump() + "\n";
-  for (const auto& slot : slot_dirs(slots_dir(config, Shape::of(profile)))) {
-    auto fd = sys::connect_unix(slot.string(), "socket");
-    if (!fd) continue;
-    if (!sys::write_all(fd->get(), request)) continue;
-    trace::mark("pool: asked to lend");
-    auto answer = json::parse(read_line(fd->get(), std::chrono::seconds(10)), nullptr, false);
-    if (answer.is_object() && answer.value("type", "") == "lent") return Lent{std::move(fd).value(), answer.value("pid", -1)};
-    if (answer.is_object()) fmt::print(stderr, "sandpit: pool: {}\n", answer.value("message", "refused"));
-  }
-  return std::nullopt;
+  auto lent = ask_slots(config, workspace, "fresh", "lent");
+  if (!lent) return std::nullopt;
+  return Lent{std::move(lent->first), lent->second.value("pid", -1)};
 }
 
 void request_fill(const config::Config& config, const std::string& config_file, const Shape& shape) {

@@ -8,21 +8,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from conftest import SUCCESS
-from test_pool import drain_all, fill, new_workspace, read_cmdline, slots, templates_of
+from test_pool import POOL, fill, pool_sp, read_cmdline, slots  # noqa: F401 (pool_sp: the fixture)
 from test_unprivileged import make_user_env, remove_user_env
 
-POOL = '[session]\npool = 1\n[languages.python]\npreload = ["json"]\n'
-
-
-@pytest.fixture
-def fsp(sp):
-    sp.configure(POOL)
-    yield sp
-    sp.stop()
-    drain_all(sp)
 
 
 def slot_processes(mine):
@@ -36,67 +25,67 @@ def fresh(sp, code, *args, workspace=None, **kw):
     return proc, "pool: borrowed" in proc.stderr
 
 
-def test_a_fresh_run_takes_a_ready_sandbox_and_sees_only_the_workspace(fsp):
-    fsp.exec("open('/workspace/mine.txt', 'w').write('A')", check=SUCCESS)  # cold session: the pool was empty
-    fsp.stop()
-    fill(fsp)
-    [slot] = slots(fsp)
-    proc, pooled = fresh(fsp, "import os; print(os.getcwd(), sorted(os.listdir('/workspace')), open('mine.txt').read())", check=SUCCESS)
+def test_a_fresh_run_takes_a_ready_sandbox_and_sees_only_the_workspace(pool_sp):
+    pool_sp.exec("open('/workspace/mine.txt', 'w').write('A')", check=SUCCESS)  # cold session: the pool was empty
+    pool_sp.stop()
+    fill(pool_sp)
+    [slot] = slots(pool_sp)
+    proc, pooled = fresh(pool_sp, "import os; print(os.getcwd(), sorted(os.listdir('/workspace')), open('mine.txt').read())", check=SUCCESS)
     assert pooled, proc.stderr
     assert proc.stdout == "/workspace ['mine.txt'] A\n"
     # The sandbox served once and is gone; the pool makes another.
     deadline = time.monotonic() + 60
-    while (slot.exists() or not slots(fsp)) and time.monotonic() < deadline:
+    while (slot.exists() or not slots(pool_sp)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not slot.exists() and slots(fsp)
+    assert not slot.exists() and slots(pool_sp)
     # Its writes are the workspace's: a session sees them, and a fresh run sees the session's.
-    fill(fsp)
-    proc, pooled = fresh(fsp, "open('/workspace/from_fresh.txt', 'w').write('F')", check=SUCCESS)
+    fill(pool_sp)
+    proc, pooled = fresh(pool_sp, "open('/workspace/from_fresh.txt', 'w').write('F')", check=SUCCESS)
     assert pooled
-    assert fsp.exec("print(open('/workspace/from_fresh.txt').read())", check=SUCCESS).stdout == "F\n"
+    assert pool_sp.exec("print(open('/workspace/from_fresh.txt').read())", check=SUCCESS).stdout == "F\n"
 
 
-def test_a_fresh_run_from_the_pool_keeps_no_state_and_is_audited_once(fsp):
-    fill(fsp)
-    proc, pooled = fresh(fsp, "x = 1; print(x)", check=SUCCESS)
+def test_a_fresh_run_from_the_pool_keeps_no_state_and_is_audited_once(pool_sp):
+    fill(pool_sp)
+    proc, pooled = fresh(pool_sp, "x = 1; print(x)", check=SUCCESS)
     assert pooled and proc.stdout == "1\n"
-    fill(fsp)
-    proc, pooled = fresh(fsp, "print(x)")
+    fill(pool_sp)
+    proc, pooled = fresh(pool_sp, "print(x)")
     assert pooled and proc.returncode == 1 and "NameError" in proc.stderr
-    runs = [r for r in fsp.audit_records() if r.get("command") == "exec"]
+    runs = [r for r in pool_sp.audit_records() if r.get("command") == "exec"]
     assert len(runs) == 2, runs
     assert runs[0]["success"] is True and runs[1]["success"] is False
-    assert fsp.run("audit", "verify", check=SUCCESS).returncode == 0
+    assert pool_sp.run("audit", "verify", check=SUCCESS).returncode == 0
 
 
-def test_a_fresh_run_from_the_pool_times_out_and_reports_exit_codes_as_a_cold_one(fsp):
-    fill(fsp)
-    proc, pooled = fresh(fsp, "import sys; sys.exit(3)")
+def test_a_fresh_run_from_the_pool_times_out_and_reports_exit_codes_as_a_cold_one(pool_sp):
+    fill(pool_sp)
+    proc, pooled = fresh(pool_sp, "import sys; sys.exit(3)")
     assert pooled and proc.returncode == 1, proc.stderr
-    fill(fsp)
-    proc, pooled = fresh(fsp, "import time; time.sleep(30)", "--timeout", "1s")
+    fill(pool_sp)
+    proc, pooled = fresh(pool_sp, "import time; time.sleep(30)", "--timeout", "1s")
     assert pooled and proc.returncode == 124
-    fill(fsp)
+    fill(pool_sp)
     # A thread the cell started runs to its end, and atexit handlers run, before the fresh run ends.
     code = "import threading, time, atexit; atexit.register(lambda: print('bye')); threading.Thread(target=lambda: (time.sleep(0.2), print('late'))).start()"
-    proc, pooled = fresh(fsp, code, check=SUCCESS)
+    proc, pooled = fresh(pool_sp, code, check=SUCCESS)
     assert pooled and proc.stdout == "late\nbye\n"
 
 
-def test_a_fresh_run_beside_a_live_session_shares_its_files(fsp):
-    fsp.exec("open('/workspace/s.txt', 'w').write('S'); y = 2", check=SUCCESS)
-    fill(fsp)
-    proc, pooled = fresh(fsp, "print(open('/workspace/s.txt').read()); _ = open('/workspace/f.txt', 'w').write('F')", check=SUCCESS)
+def test_a_fresh_run_beside_a_live_session_shares_its_files(pool_sp):
+    pool_sp.exec("open('/workspace/s.txt', 'w').write('S'); y = 2", check=SUCCESS)
+    fill(pool_sp)
+    proc, pooled = fresh(pool_sp, "print(open('/workspace/s.txt').read()); _ = open('/workspace/f.txt', 'w').write('F')", check=SUCCESS)
     assert pooled and proc.stdout == "S\n"
-    assert fsp.exec("print(open('/workspace/f.txt').read(), y)", check=SUCCESS).stdout == "F 2\n"
+    assert pool_sp.exec("print(open('/workspace/f.txt').read(), y)", check=SUCCESS).stdout == "F 2\n"
 
 
-def test_a_lent_sandbox_leaves_no_process_mount_or_loop_device(fsp):
-    fsp.exec("pass", check=SUCCESS)
-    fsp.stop()
-    fill(fsp)
-    [slot] = slots(fsp)
-    proc, pooled = fresh(fsp, "print(1)", check=SUCCESS)
+def test_a_lent_sandbox_leaves_no_process_mount_or_loop_device(pool_sp):
+    pool_sp.exec("pass", check=SUCCESS)
+    pool_sp.stop()
+    fill(pool_sp)
+    [slot] = slots(pool_sp)
+    proc, pooled = fresh(pool_sp, "print(1)", check=SUCCESS)
     assert pooled
     deadline = time.monotonic() + 10
     while slot_processes(str(slot).encode()) and time.monotonic() < deadline:
@@ -104,7 +93,7 @@ def test_a_lent_sandbox_leaves_no_process_mount_or_loop_device(fsp):
     assert slot_processes(str(slot).encode()) == []
     assert str(slot) not in Path("/proc/self/mountinfo").read_text()
     if os.geteuid() == 0:
-        image = next((fsp.state / "sandpit" / "workspaces").glob("*/workspace.img"))
+        image = next((pool_sp.state / "sandpit" / "workspaces").glob("*/workspace.img"))
         deadline = time.monotonic() + 5
         loops = "x"
         while loops and time.monotonic() < deadline:
@@ -118,19 +107,19 @@ def state_dir_of(sp, workspace):
     return sp.state / "sandpit" / "workspaces" / session[len("ws-"):]
 
 
-def test_a_lent_sandbox_gets_the_workspace_profile_and_another_shape_runs_cold(fsp):
-    fsp.exec("pass", check=SUCCESS)
-    profile = state_dir_of(fsp, fsp.workspace) / "profile.json"
-    fsp.stop()
+def test_a_lent_sandbox_gets_the_workspace_profile_and_another_shape_runs_cold(pool_sp):
+    pool_sp.exec("pass", check=SUCCESS)
+    profile = state_dir_of(pool_sp, pool_sp.workspace) / "profile.json"
+    pool_sp.stop()
     # The profile's variables reach the lent kernel, as they reach an adopted one.
     profile.write_text(json.dumps({"env": {"GREETING": "hi"}, "home": "", "user_name": ""}))
-    fill(fsp)
-    proc, pooled = fresh(fsp, "import os; print(os.environ['GREETING'])", check=SUCCESS)
+    fill(pool_sp)
+    proc, pooled = fresh(pool_sp, "import os; print(os.environ['GREETING'])", check=SUCCESS)
     assert pooled and proc.stdout == "hi\n"
     # A sandbox of serve's shape (home /home/user) does not fit the CLI's pool sandboxes: a cold fresh run.
     profile.write_text(json.dumps({"env": {}, "home": "/home/user", "user_name": "user"}))
-    fill(fsp)
-    proc, pooled = fresh(fsp, "import os; print(os.getcwd())", check=SUCCESS)
+    fill(pool_sp)
+    proc, pooled = fresh(pool_sp, "import os; print(os.getcwd())", check=SUCCESS)
     assert not pooled and proc.stdout == "/home/user\n"
 
 

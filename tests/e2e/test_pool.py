@@ -246,20 +246,6 @@ def test_an_empty_preload_gives_a_cold_kernel_and_interrupts_and_deaths_behave(p
     assert proc.stdout == "again\n"
 
 
-def test_two_pooled_kernels_draw_different_random_numbers(sp):
-    sp.configure('[session]\npool = 2\n[languages.python]\npreload = ["random", "numpy"]\n')
-    fill(sp)
-    code = "import random, os, numpy; print(random.random(), numpy.random.rand(), os.urandom(8).hex())"
-    first = sp.exec(code, check=SUCCESS).stdout
-    other = new_workspace(sp, "other")
-    second = sp.run("exec", "-w", str(other), "-c", code, check=SUCCESS).stdout
-    assert info(sp, other)["pooled"] is True
-    a, b = first.split(), second.split()
-    assert all(x != y for x, y in zip(a, b)), (a, b)
-    sp.run("session", "stop", "-w", str(other), check=0)
-    sp.run("session", "pool", "--drain", check=0)
-
-
 def test_a_workspace_that_has_files_starts_cold(pool_sp):
     pool_sp.exec("open('/workspace/f', 'w').write('x')", check=SUCCESS)  # cold: the pool was empty
     assert info(pool_sp, pool_sp.workspace)["pooled"] is False
