@@ -72,6 +72,7 @@ def _serve(settings):
             _log("the sandpit binary that started it was replaced or removed: no new kernels")
             stopping.append(1)
             continue
+        _reap_strays(kernels, spare)
         for fd, _ in poller.poll(1000):
             if listener is not None and fd == listener.fileno():
                 try:
@@ -106,6 +107,23 @@ def _serve(settings):
                     pass
                 conn.close()
                 idle_since = _now()
+
+
+def _reap_strays(kernels, spare):
+    """Reaps children that are neither a kernel we follow nor the spare: a kernel whose spawn was refused
+    after its fork (its spare missed the deadline) is ours once the spare goes. Unreaped, it would stay a
+    zombie in its jail's pid namespace, and that jail's teardown would wait for it for ever."""
+    known = {host_pid for host_pid, _ in kernels.values()}
+    if spare is not None:
+        known.add(spare.pid)
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid in known:
+            return  # nothing has ended, or a kernel whose pidfd reports it
+        os.waitpid(info.si_pid, 0)
 
 
 def _same_binary(binary):
